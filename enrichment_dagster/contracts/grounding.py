@@ -1,0 +1,43 @@
+"""Is an evidence string really a quote from the posting?
+
+Models are asked for verbatim quotes. A quote that cannot be found in the posting is
+either a paraphrase or an invention; either way it must not be shown as proof. Matching
+ignores case, whitespace, HTML entities and typographic variants (curly quotes, dashes,
+non-breaking hyphens), which models and scrapers change freely, and nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+
+from enrichment_dagster.contracts.silver import clean_text
+
+_TYPOGRAPHY = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2010": "-",
+        "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+        "\u202f": " ", "\u00a0": " ", "\u2026": "...",
+    }
+)
+_NON_WORD = re.compile(r"[^\w$€£₹%+.-]+")
+
+
+def normalize_for_match(text: str) -> str:
+    text = clean_text(text).translate(_TYPOGRAPHY).lower()
+    return _NON_WORD.sub(" ", text).strip()
+
+
+def is_grounded(evidence: str | None, posting: str) -> bool | None:
+    """True/False for a non-empty evidence string; None when there is nothing to check.
+
+    ``posting`` should already be normalised with :func:`normalize_for_match` when many
+    evidence strings are checked against one posting.
+    """
+    if not evidence or not evidence.strip():
+        return None
+    needle = normalize_for_match(evidence)
+    if not needle:
+        return None
+    # Models join two quotes with "..."; every piece must be present.
+    pieces = [p.strip() for p in re.split(r"\s*\.\.\.\s*", needle) if p.strip()]
+    return all(piece in posting for piece in pieces)

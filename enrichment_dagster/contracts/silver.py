@@ -1,0 +1,183 @@
+"""The Silver record: what the upstream Spark job writes, accepted as it really is.
+
+The real file has 33 columns with Spark types (``timestamp[ns]``, ``date32``, ``int32``,
+``list<string>``), HTML entities in descriptions, ``"$"`` as currency and ``"yr"``/``"hr"``
+as period. Only ``job_posting_id`` is required; every other column may be missing from a
+partition (it is then null) so that upstream schema drift degrades to nulls, not to a
+failed run. Extra upstream columns are ignored by the enrichment and not carried into
+silver_ai, whose schema must stay identical across partitions (see ``SILVER_SCHEMA``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+import unicodedata
+from typing import Any
+
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: The canonical Arrow schema of Silver columns in silver_ai, in the upstream order.
+#: Spark's ``timestamp[ns]`` is kept at microsecond precision: Athena and Spark read
+#: INT64 micros everywhere, nanosecond Parquet timestamps are not portable.
+SILVER_SCHEMA = pa.schema(
+    [
+        pa.field("job_posting_id", pa.string(), nullable=False),
+        pa.field("source_system", pa.string()),
+        pa.field("url", pa.string()),
+        pa.field("scraped_at", pa.timestamp("us")),
+        pa.field("company_name", pa.string()),
+        pa.field("company_id", pa.string()),
+        pa.field("company_url", pa.string()),
+        pa.field("job_title", pa.string()),
+        pa.field("job_seniority_level", pa.string()),
+        pa.field("job_function", pa.string()),
+        pa.field("job_employment_type", pa.string()),
+        pa.field("job_industries", pa.string()),
+        pa.field("job_location", pa.string()),
+        pa.field("country_code", pa.string()),
+        pa.field("job_posted_datetime", pa.timestamp("us")),
+        pa.field("job_posted_date_only", pa.date32()),
+        pa.field("application_availability", pa.bool_()),
+        pa.field("apply_link", pa.string()),
+        pa.field("job_num_applicants", pa.int32()),
+        pa.field("salary_min", pa.float64()),
+        pa.field("salary_max", pa.float64()),
+        pa.field("salary_currency", pa.string()),
+        pa.field("salary_period", pa.string()),
+        pa.field("job_poster_name", pa.string()),
+        pa.field("job_poster_title", pa.string()),
+        pa.field("job_poster_url", pa.string()),
+        pa.field("job_summary", pa.string()),
+        pa.field("job_description_html", pa.string()),
+        pa.field("job_description_text", pa.string()),
+        pa.field("skills_canonical", pa.list_(pa.string())),
+        pa.field("skills_families", pa.list_(pa.string())),
+        pa.field("skills_raw_hits", pa.list_(pa.string())),
+        pa.field("skills_catalog_version", pa.string()),
+    ]
+)
+
+SILVER_DESCRIPTIONS: dict[str, str] = {
+    "job_posting_id": "LinkedIn posting id (string of digits; float-looking ids normalised)",
+    "source_system": "where the posting was scraped (linkedin)",
+    "scraped_at": "when the posting was scraped (UTC)",
+    "job_posted_datetime": "when the posting was published (UTC)",
+    "job_num_applicants": "LinkedIn applicant-count bucket bound (25, 200, ...)",
+    "salary_currency": "currency as scraped ($)",
+    "salary_period": "period as scraped (yr, hr)",
+    "job_description_text": "posting text as scraped (HTML entities not decoded)",
+}
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalize_posting_id(raw: Any) -> str:
+    """``4348380694.0`` and ``4348380694`` are the same posting (an old-system float bug)."""
+    if raw is None:
+        raise ValueError("job_posting_id is missing")
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise ValueError(f"job_posting_id {raw!r} is not an integer id")
+        return str(int(raw))
+    text = str(raw).strip()
+    if re.fullmatch(r"\d+\.0+", text):
+        text = text.split(".", 1)[0]
+    if not text:
+        raise ValueError("job_posting_id is empty")
+    return text
+
+
+def clean_text(text: str | None) -> str:
+    """Decode HTML entities (twice: scraped text is often double-escaped) and collapse spaces."""
+    if not text:
+        return ""
+    decoded = html.unescape(html.unescape(text))
+    decoded = unicodedata.normalize("NFC", decoded).replace("\u00a0", " ")
+    return _SPACES.sub(" ", decoded).strip()
+
+
+class SilverRecord(BaseModel):
+    """One posting as Spark wrote it; unknown extra columns are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    job_posting_id: str
+    source_system: str | None = None
+    url: str | None = None
+    scraped_at: dt.datetime | None = None
+    company_name: str | None = None
+    company_id: str | None = None
+    company_url: str | None = None
+    job_title: str | None = None
+    job_seniority_level: str | None = None
+    job_function: str | None = None
+    job_employment_type: str | None = None
+    job_industries: str | None = None
+    job_location: str | None = None
+    country_code: str | None = None
+    job_posted_datetime: dt.datetime | None = None
+    job_posted_date_only: dt.date | None = None
+    application_availability: bool | None = None
+    apply_link: str | None = None
+    job_num_applicants: int | None = None
+    salary_min: float | None = None
+    salary_max: float | None = None
+    salary_currency: str | None = None
+    salary_period: str | None = None
+    job_poster_name: str | None = None
+    job_poster_title: str | None = None
+    job_poster_url: str | None = None
+    job_summary: str | None = None
+    job_description_html: str | None = None
+    job_description_text: str | None = None
+    skills_canonical: list[str] = Field(default_factory=list)
+    skills_families: list[str] = Field(default_factory=list)
+    skills_raw_hits: list[str] = Field(default_factory=list)
+    skills_catalog_version: str | None = None
+
+    @field_validator("job_posting_id", mode="before")
+    @classmethod
+    def _normalize_id(cls, value: Any) -> str:
+        return normalize_posting_id(value)
+
+    @field_validator("skills_canonical", "skills_families", "skills_raw_hits", mode="before")
+    @classmethod
+    def _none_as_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @property
+    def description(self) -> str:
+        """The description as a model should read it: entities decoded, spaces collapsed."""
+        return clean_text(self.job_description_text)
+
+    @property
+    def silver_salary_text(self) -> str | None:
+        """Silver's structured salary as a readable fact (``$125,500-$230,200 per yr``)."""
+        if self.salary_min is None and self.salary_max is None:
+            return None
+        low = f"{self.salary_min:,.0f}" if self.salary_min is not None else "?"
+        high = f"{self.salary_max:,.0f}" if self.salary_max is not None else "?"
+        currency = self.salary_currency or ""
+        return f"{currency}{low}-{currency}{high} per {self.salary_period or 'period not given'}"
+
+
+def conform_silver(table: pa.Table) -> pa.Table:
+    """Cast a Silver partition to :data:`SILVER_SCHEMA`: missing columns become nulls,
+    extra columns are dropped, ids are normalised."""
+    columns = []
+    for field in SILVER_SCHEMA:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            if field.name == "job_posting_id":
+                column = pa.array([normalize_posting_id(v) for v in column.to_pylist()], pa.string())
+            elif pa.types.is_timestamp(field.type) and pa.types.is_timestamp(column.type):
+                column = column.cast(field.type, safe=False)
+            else:
+                column = column.cast(field.type)
+        else:
+            column = pa.nulls(table.num_rows, field.type)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=SILVER_SCHEMA)

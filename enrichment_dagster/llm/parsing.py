@@ -1,0 +1,148 @@
+"""Raw model text -> contract object, or a typed parse error.
+
+Real answers wrap their JSON in ``<reasoning>`` blocks, markdown fences and prose, use
+single quotes and trailing commas, forget the top-level key, and get cut off by the
+output cap. Everything recoverable is recovered and named in ``repairs``; a cut answer is
+salvaged as ``partial`` and never passed off as complete; an answer with no JSON at all
+(reasoning only) is ``no_json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from enrichment_dagster.contracts.lenient import ContractError, ValidationReport, validate_pass
+from enrichment_dagster.contracts.passes import Contract
+from enrichment_dagster.llm.tolerant_json import TolerantJSONError, read_tolerant
+
+ParseStatus = Literal["complete", "partial", "no_json", "failed"]
+
+_REASONING_TAGS = ("reasoning", "thinking", "think", "thought")
+_CLOSED_BLOCK = re.compile(
+    r"<(%s)\b[^>]*>.*?</\1\s*>" % "|".join(_REASONING_TAGS), re.DOTALL | re.IGNORECASE
+)
+_OPEN_TAG = re.compile(r"<(%s)\b[^>]*>" % "|".join(_REASONING_TAGS), re.IGNORECASE)
+_FENCE = re.compile(r"```(?:json|JSON|javascript)?\s*\n?(.*?)(?:```|\Z)", re.DOTALL)
+
+
+@dataclass
+class ParseResult:
+    status: ParseStatus
+    data: dict[str, Any] | None = None
+    error_class: str | None = None
+    error: str | None = None
+    repairs: list[str] = field(default_factory=list)
+    reasoning: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("complete", "partial")
+
+
+def _strip_reasoning(text: str, repairs: list[str]) -> tuple[str, str | None]:
+    reasoning: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        reasoning.append(match.group(0))
+        return ""
+
+    stripped = _CLOSED_BLOCK.sub(keep, text)
+    if reasoning:
+        repairs.append("reasoning block removed")
+    opened = _OPEN_TAG.search(stripped)
+    if opened:
+        # An unclosed reasoning block: the answer, if any, starts at the first line that
+        # opens a JSON object or a fence after the tag.
+        rest = stripped[opened.end():]
+        start = re.search(r"^\s*(\{|```)", rest, re.MULTILINE)
+        reasoning.append(rest if start is None else rest[: start.start()])
+        stripped = stripped[: opened.start()] + ("" if start is None else rest[start.start():])
+        repairs.append("unclosed reasoning block removed")
+    return stripped, ("\n".join(reasoning) or None)
+
+
+def _candidate(text: str, repairs: list[str]) -> tuple[str, int] | None:
+    """The text to read and the index of its first ``{``; fences preferred to prose."""
+    for match in _FENCE.finditer(text):
+        body = match.group(1)
+        brace = body.find("{")
+        if brace >= 0:
+            repairs.append("markdown fence removed")
+            return body, brace
+    brace = text.find("{")
+    if brace < 0:
+        return None
+    if text[:brace].strip():
+        repairs.append("prose before JSON ignored")
+    return text, brace
+
+
+def parse_model_output(text: str, pass_number: int) -> ParseResult:
+    """Find and read the JSON answer in raw model text; no contract validation yet."""
+    del pass_number  # the layout rules are the same for every pass
+    repairs: list[str] = []
+    if not text or not text.strip():
+        return ParseResult("failed", error_class="empty", error="empty answer")
+    body, reasoning = _strip_reasoning(text, repairs)
+    found = _candidate(body, repairs)
+    if found is None:
+        return ParseResult(
+            "no_json", error_class="no_json", repairs=repairs, reasoning=reasoning,
+            error="no JSON object in the answer" + (" (reasoning only)" if reasoning else ""),
+        )
+    candidate, brace = found
+    try:
+        data = json.loads(candidate[brace:].rstrip().rstrip("`").rstrip())
+        truncated = False
+    except json.JSONDecodeError:
+        try:
+            result = read_tolerant(candidate, brace)
+        except TolerantJSONError as exc:
+            return ParseResult("failed", error_class="invalid_json", error=str(exc),
+                               repairs=repairs, reasoning=reasoning)
+        data, truncated = result.value, result.truncated
+        repairs.extend(result.repairs)
+        if not truncated and candidate[result.end:].strip().strip("`").strip():
+            repairs.append("text after JSON ignored")
+    if not isinstance(data, dict):
+        return ParseResult("failed", error_class="not_object", repairs=repairs, reasoning=reasoning,
+                           error=f"answer is a {type(data).__name__}, not an object")
+    return ParseResult("partial" if truncated else "complete", data, repairs=repairs,
+                       reasoning=reasoning)
+
+
+@dataclass
+class ParsedAnswer:
+    """A parse plus contract validation: what the engine stores for one pass of one record."""
+
+    status: ParseStatus
+    output: Contract | None
+    report: ValidationReport
+    parse: ParseResult
+    error_class: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.output is not None
+
+    @property
+    def coerced_fields(self) -> int:
+        return self.report.count("coerced", "nulled", "renamed", "dropped", "wrapped")
+
+
+def parse_answer(text: str, pass_number: int) -> ParsedAnswer:
+    """Raw text -> validated contract object (complete or partial), or a typed error."""
+    parsed = parse_model_output(text, pass_number)
+    if not parsed.ok or parsed.data is None:
+        return ParsedAnswer(parsed.status, None, ValidationReport(), parsed,
+                            parsed.error_class, parsed.error)
+    try:
+        validated = validate_pass(pass_number, parsed.data)
+    except ContractError as exc:
+        status: ParseStatus = "failed"
+        return ParsedAnswer(status, None, ValidationReport(), parsed, exc.error_class, str(exc))
+    return ParsedAnswer(parsed.status, validated.model, validated.report, parsed)

@@ -1,0 +1,115 @@
+"""The small interface every backend implements.
+
+A backend turns one :class:`LLMRequest` into one :class:`LLMResponse` and raises an
+:class:`LLMError` subclass when it cannot. It never parses or validates: the engine does
+that the same way for every backend, so a heuristic answer and a Bedrock answer walk the
+same path. Backends must be thread-safe: the engine calls ``complete`` from a worker pool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+PassNumber = Literal[1, 2, 3]
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class LLMRequest:
+    """One call to a model: everything a backend needs and nothing it must look up."""
+
+    record_id: str
+    pass_number: PassNumber
+    messages: tuple[Message, ...]
+    model_id: str
+    max_output_tokens: int
+    output_schema: dict[str, Any] | None = None
+    temperature: float = 0.0
+    #: Opaque context for offline backends (the heuristic reads the cleaned posting and
+    #: earlier passes from it instead of re-parsing the prompt). Model backends ignore it.
+    context: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def system(self) -> str:
+        return "\n\n".join(m.content for m in self.messages if m.role == "system")
+
+
+StopReason = Literal[
+    "end_turn", "max_tokens", "stop_sequence", "tool_use", "content_filtered", "other"
+]
+
+
+@dataclass(frozen=True)
+class LLMResponse:
+    text: str
+    stop_reason: StopReason
+    input_tokens: int
+    output_tokens: int
+    latency_s: float
+    attempts: int = 1
+    reasoning_text: str | None = None
+    model_id: str = ""
+
+    @property
+    def truncated(self) -> bool:
+        return self.stop_reason == "max_tokens"
+
+
+class LLMError(Exception):
+    """Base of every backend failure; ``error_class`` is what lands in the output columns."""
+
+    error_class = "llm_error"
+    retryable = False
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class ThrottledError(LLMError):
+    error_class = "throttled"
+    retryable = True
+
+
+class TransientError(LLMError):
+    """5xx, timeouts, connection resets: worth another try after a pause."""
+
+    error_class = "transient"
+    retryable = True
+
+
+class ModelTimeoutError(LLMError):
+    error_class = "model_timeout"
+    retryable = True
+
+
+class InvalidRequestError(LLMError):
+    """The request itself is wrong (validation, access, unknown model): never retried."""
+
+    error_class = "invalid_request"
+
+
+class ConfigurationError(LLMError):
+    """Raised before any call is made: unknown model, missing price, bad backend name."""
+
+    error_class = "configuration"
+
+
+class MissingAnswerError(LLMError):
+    """The replay folder has no recorded answer for this record and pass."""
+
+    error_class = "missing_answer"
+
+
+@runtime_checkable
+class LLMBackend(Protocol):
+    name: str
+
+    def complete(self, request: LLMRequest) -> LLMResponse: ...
