@@ -77,8 +77,12 @@ def _group_fields(pass_number: int) -> Iterator[tuple[str, str, type[BaseModel],
 _INFERRED_PARTS = (
     ("confidence", pa.float64(), "model's confidence 0-1 in the value", "number 0-1"),
     ("evidence", pa.string(), "verbatim quote from the posting supporting the value", "string"),
-    ("source", pa.string(), "where the value comes from",
-     "explicit|pass1_derived|pass2_derived|inferred|combined|not_mentioned"),
+    (
+        "source",
+        pa.string(),
+        "where the value comes from",
+        "explicit|pass1_derived|pass2_derived|inferred|combined|not_mentioned",
+    ),
 )
 
 
@@ -89,17 +93,46 @@ def pass_columns(pass_number: int) -> tuple[ColumnSpec, ...]:
     for group, name, model, kind in _group_fields(pass_number):
         description = _field_description(model, name)
         column = f"{prefix}_{name}"
-        specs.append(ColumnSpec(column, arrow_type(kind), description, type_label(kind),
-                                pass_number, group, name, "value"))
+        specs.append(
+            ColumnSpec(
+                column,
+                arrow_type(kind),
+                description,
+                type_label(kind),
+                pass_number,
+                group,
+                name,
+                "value",
+            )
+        )
         if kind.name == "inferred":
             for part, typ, meaning, allowed in _INFERRED_PARTS:
-                specs.append(ColumnSpec(f"{column}_{part}", typ, f"{meaning} ({name})", allowed,
-                                        pass_number, group, name, part))
+                specs.append(
+                    ColumnSpec(
+                        f"{column}_{part}",
+                        typ,
+                        f"{meaning} ({name})",
+                        allowed,
+                        pass_number,
+                        group,
+                        name,
+                        part,
+                    )
+                )
     if pass_number == 3:
         for name, kind in field_kinds(Summary).items():
-            specs.append(ColumnSpec(f"anl_summary_{name}", arrow_type(kind),
-                                    _field_description(Summary, name), type_label(kind), 3,
-                                    "summary", name, "summary"))
+            specs.append(
+                ColumnSpec(
+                    f"anl_summary_{name}",
+                    arrow_type(kind),
+                    _field_description(Summary, name),
+                    type_label(kind),
+                    3,
+                    "summary",
+                    name,
+                    "summary",
+                )
+            )
     return tuple(specs)
 
 

@@ -78,8 +78,13 @@ def normalize_token(value: str) -> str:
 # ------------------------------------------------------------------ scalar coercion
 
 
-def coerce_enum(raw: Any, choices: tuple[str, ...], path: str, report: ValidationReport,
-                synonyms: dict[str, str] | None = None) -> str | None:
+def coerce_enum(
+    raw: Any,
+    choices: tuple[str, ...],
+    path: str,
+    report: ValidationReport,
+    synonyms: dict[str, str] | None = None,
+) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str):
@@ -150,7 +155,11 @@ def coerce_number(raw: Any, kind: Kind, path: str, report: ValidationReport) -> 
         report.add(path, "nulled", "not a finite number")
         return None
     if (kind.ge is not None and value < kind.ge) or (kind.le is not None and value > kind.le):
-        report.add(path, "nulled", f"{value:g} outside [{kind.ge:g}, {kind.le if kind.le is not None else 'inf'}]")
+        report.add(
+            path,
+            "nulled",
+            f"{value:g} outside [{kind.ge:g}, {kind.le if kind.le is not None else 'inf'}]",
+        )
         return None
     if kind.name == "int":
         if not value.is_integer():
@@ -212,8 +221,10 @@ def coerce_list(raw: Any, kind: Kind, path: str, report: ValidationReport) -> li
         return []
     items: list[Any] = []
     for index, element in enumerate(raw):
-        if kind.item.name == "enum" and isinstance(element, str) and (
-            normalize_token(element) in vocab.ABSENT_TOKENS
+        if (
+            kind.item.name == "enum"
+            and isinstance(element, str)
+            and (normalize_token(element) in vocab.ABSENT_TOKENS)
         ):
             continue  # "not_mentioned" inside a list means "nothing", not a value
         value = coerce_value(element, kind.item, f"{path}[{index}]", report)
@@ -235,8 +246,13 @@ def _match_key(key: str, fields: dict[str, Kind]) -> str | None:
     return close[0] if close else None
 
 
-def coerce_model(raw: Any, model: type[BaseModel], path: str, report: ValidationReport,
-                 track_missing: bool = True) -> dict[str, Any] | None:
+def coerce_model(
+    raw: Any,
+    model: type[BaseModel],
+    path: str,
+    report: ValidationReport,
+    track_missing: bool = True,
+) -> dict[str, Any] | None:
     if raw is None:
         return None
     if isinstance(raw, str) and normalize_token(raw) in vocab.ABSENT_TOKENS:
@@ -267,16 +283,24 @@ def coerce_model(raw: Any, model: type[BaseModel], path: str, report: Validation
     return result
 
 
-def coerce_inferred(raw: Any, kind: Kind, path: str, report: ValidationReport) -> dict[str, Any] | None:
+def coerce_inferred(
+    raw: Any, kind: Kind, path: str, report: ValidationReport
+) -> dict[str, Any] | None:
     assert kind.item is not None
     if raw is None:
         return None
-    if not isinstance(raw, dict) or "value" not in raw and not ({"confidence", "evidence"} & set(raw)):
+    if (
+        not isinstance(raw, dict)
+        or "value" not in raw
+        and not ({"confidence", "evidence"} & set(raw))
+    ):
         report.add(path, "wrapped", "bare value wrapped as {value: ...}")
         raw = {"value": raw}
     out: dict[str, Any] = {}
     for key, value in raw.items():
-        target = _match_key(str(key), {"value": kind, "confidence": kind, "evidence": kind, "source": kind})
+        target = _match_key(
+            str(key), {"value": kind, "confidence": kind, "evidence": kind, "source": kind}
+        )
         if target is None:
             report.add(f"{path}.{key}", "dropped", "unknown key")
             continue
@@ -285,14 +309,19 @@ def coerce_inferred(raw: Any, kind: Kind, path: str, report: ValidationReport) -
         "value": coerce_value(out.get("value"), kind.item, f"{path}.value", report),
         "confidence": coerce_confidence(out.get("confidence"), f"{path}.confidence", report),
         "evidence": coerce_str(out.get("evidence"), f"{path}.evidence", report),
-        "source": coerce_enum(out.get("source"), vocab.SOURCE, f"{path}.source", report,
-                              vocab.SOURCE_SYNONYMS),
+        "source": coerce_enum(
+            out.get("source"), vocab.SOURCE, f"{path}.source", report, vocab.SOURCE_SYNONYMS
+        ),
     }
     return result
 
 
 def coerce_confidence(raw: Any, path: str, report: ValidationReport) -> float | None:
-    if isinstance(raw, str) and _parse_number(raw) is None and normalize_token(raw) not in vocab.ABSENT_TOKENS:
+    if (
+        isinstance(raw, str)
+        and _parse_number(raw) is None
+        and normalize_token(raw) not in vocab.ABSENT_TOKENS
+    ):
         report.add(path, "nulled", f"confidence given as words ({raw!r}); not guessed")
         return None
     value = coerce_number(raw, Kind("float", ge=0.0, le=1.0), path, report)
@@ -351,8 +380,11 @@ def _wrap_core(pass_number: int, data: dict[str, Any], report: ValidationReport)
         for key in set(data) - groups:
             wrapped[key] = data[key]
         return wrapped
-    leaf_groups = {name: group for group, kind in field_kinds(core_fields).items()
-                   for name in (kind.model.model_fields if kind.model else ())}
+    leaf_groups = {
+        name: group
+        for group, kind in field_kinds(core_fields).items()
+        for name in (kind.model.model_fields if kind.model else ())
+    }
     if leaf_groups.keys() & set(data):
         report.add(core, "wrapped", f"flat {core!r} fields regrouped into their groups")
         regrouped: dict[str, dict[str, Any]] = {}
@@ -392,7 +424,9 @@ def _strip_leading_dot(report: ValidationReport) -> None:
     report.issues = [FieldIssue(i.path.lstrip("."), i.kind, i.detail) for i in report.issues]
 
 
-def _track_missing_groups(pass_number: int, cleaned: dict[str, Any], report: ValidationReport) -> None:
+def _track_missing_groups(
+    pass_number: int, cleaned: dict[str, Any], report: ValidationReport
+) -> None:
     """Count absent fields group by group, so a truncated answer's gaps are visible."""
     core = CORE_KEYS[pass_number]
     core_model = field_kinds(PASS_MODELS[pass_number])[core].model

@@ -60,44 +60,41 @@ class Compensation(Contract):
     salary_disclosed: bool | None = f("true only if the posting states pay for this job")
     salary_min: Money | None = f("lowest pay stated, in the unit of salary_period")
     salary_max: Money | None = f("highest pay stated; equals salary_min for a single figure")
-    salary_currency: str | None = f("ISO 4217 code: $ in a US posting->USD, €->EUR, £->GBP, R$->BRL, C$->CAD, ₹->INR")
+    salary_currency: str | None = f(
+        "ISO 4217 code: $ in a US posting->USD, €->EUR, £->GBP, R$->BRL, C$->CAD, ₹->INR"
+    )
     salary_period: Literal[v.SALARY_PERIOD] | None = f("period of salary_min/max")
-    salary_text_raw: str | None = f("the pay sentence, copied verbatim")
+    salary_text_raw: str | None = f("the pay sentence")
     hourly_rate_min: Money | None = f("lowest hourly rate, when pay is hourly")
     hourly_rate_max: Money | None = f("highest hourly rate")
     hourly_rate_currency: str | None = f("ISO 4217 code of the hourly rate")
-    hourly_rate_text_raw: str | None = f("the hourly-rate text, verbatim")
+    hourly_rate_text_raw: str | None = f("the hourly-rate text")
 
 
 class WorkAuthorization(Contract):
     visa_sponsorship_stated: Literal[v.VISA_SPONSORSHIP] | None = f(
-        "will_sponsor: sponsorship offered; will_not_sponsor: explicitly refused; "
-        "must_be_authorized: existing work authorization required"
+        "will_sponsor: offered; will_not_sponsor: refused; must_be_authorized: authorization required"
     )
-    work_auth_text: str | None = f("the work-authorization sentence, verbatim")
-    citizenship_text: str | None = f("citizenship requirement sentence, verbatim")
+    work_auth_text: str | None = f("the work-authorization sentence")
+    citizenship_text: str | None = f("citizenship requirement sentence")
     security_clearance_stated: Literal[v.SECURITY_CLEARANCE] | None = f("security clearance")
 
 
 class WorkModel(Contract):
-    work_model_stated: Literal[v.WORK_MODEL] | None = f(
-        "remote, hybrid or onsite as stated in text, title or location"
-    )
-    location_restriction_text: str | None = f("location/residency restriction, verbatim")
+    work_model_stated: Literal[v.WORK_MODEL] | None = f("as stated in text, title or location")
+    location_restriction_text: str | None = f("location/residency restriction")
     employment_type_stated: Literal[v.EMPLOYMENT_TYPE] | None = f("employment type")
 
 
 class ContractDetails(Contract):
-    contract_type: Literal[v.CONTRACT_TYPE] | None = f(
-        "permanent, fixed_term (temporary / N-month contract), contract_to_hire, project_based"
-    )
+    contract_type: Literal[v.CONTRACT_TYPE] | None = f("fixed_term: temporary or N-month contract")
     contract_duration_months: Months | None = f("contract length in months; ranges->minimum")
-    contract_duration_text: str | None = f("contract length text, verbatim")
+    contract_duration_text: str | None = f("contract length text")
     extension_possible: Literal[v.EXTENSION_POSSIBLE] | None = f("can the contract be extended")
     conversion_to_fte: Literal[v.CONVERSION_TO_FTE] | None = f("conversion to permanent")
     start_date: Literal[v.START_DATE] | None = f("start date")
-    start_date_text: str | None = f("start date text, verbatim")
-    probation_period_text: str | None = f("probation period text, verbatim")
+    start_date_text: str | None = f("start date text")
+    probation_period_text: str | None = f("probation period text")
 
 
 class ContractorRates(Contract):
@@ -105,14 +102,14 @@ class ContractorRates(Contract):
     daily_rate_min: Money | None = f("lowest day rate")
     daily_rate_max: Money | None = f("highest day rate")
     daily_rate_currency: str | None = f("ISO 4217 code of the day rate")
-    daily_rate_text_raw: str | None = f("day-rate text, verbatim")
+    daily_rate_text_raw: str | None = f("day-rate text")
     rate_negotiable: Literal[v.RATE_NEGOTIABLE] | None = f("doe: depends on experience")
     overtime_paid: Literal[v.OVERTIME_PAID] | None = f("overtime pay")
 
 
 class SkillsClassified(Contract):
     must_have_hard_skills: list[str] = lst(
-        "required technologies/tools, canonical names (e.g. Python, Apache Spark, AWS)"
+        "required tools, canonical names (Python, Apache Spark, AWS)"
     )
     nice_to_have_hard_skills: list[str] = lst("skills marked preferred/bonus/plus/nice to have")
     must_have_soft_skills: list[str] = lst("required soft skills, canonical names")
@@ -120,11 +117,13 @@ class SkillsClassified(Contract):
     certifications_mentioned: list[str] = lst("certifications named")
     years_experience_min: Years | None = f("minimum years: '5+'->5, '3-5'->3, 'five'->5")
     years_experience_max: Years | None = f("maximum years: '3-5'->5, '5+'->null")
-    years_experience_text: str | None = f("experience sentence, verbatim")
+    years_experience_text: str | None = f("experience sentence")
     education_level: Literal[v.EDUCATION_LEVEL] | None = f("lowest degree level asked for")
-    education_area: str | None = f("field of study, e.g. Computer Science; null for 'related field'")
+    education_area: str | None = f(
+        "field of study, e.g. Computer Science; null for 'related field'"
+    )
     education_requirement: Literal[v.EDUCATION_REQUIREMENT] | None = f("is the degree required")
-    education_text_raw: str | None = f("education sentence, verbatim")
+    education_text_raw: str | None = f("education sentence")
     llm_genai_mentioned: bool | None = f("LLM / GenAI / RAG / prompt engineering named")
     feature_store_mentioned: bool | None = f("a feature store (Feast, Tecton, ...) named")
 
@@ -147,8 +146,8 @@ class BenefitsStructured(Contract):
 
 
 class PostingContext(Contract):
-    team_info_text: str | None = f("sentence about the team, verbatim")
-    company_description_text: str | None = f("one sentence describing the company, verbatim")
+    team_info_text: str | None = f("sentence about the team")
+    company_description_text: str | None = f("one sentence describing the company")
 
 
 class Extraction(Contract):
@@ -171,24 +170,34 @@ class Pass1Output(Contract):
 
 
 class SeniorityAndRole(Contract):
-    seniority_level: Inferred[Literal[v.SENIORITY]] | None = f("IC ladder level from title and years")
+    seniority_level: Inferred[Literal[v.SENIORITY]] | None = f(
+        "IC ladder level from title and years"
+    )
     job_family: Inferred[Literal[v.JOB_FAMILY]] | None = f("job family")
     sub_specialty: Inferred[Literal[v.SUB_SPECIALTY]] | None = f("main specialty")
     leadership_expectation: Inferred[Literal[v.LEADERSHIP]] | None = f("leadership expected")
 
 
 class StackAndCloud(Contract):
-    primary_cloud: Inferred[Literal[v.CLOUD]] | None = f("main cloud; multi when several are alternatives")
-    secondary_clouds: Inferred[list[Literal[v.CLOUD_NAMES]]] | None = f("other clouds named, [] if none")
+    primary_cloud: Inferred[Literal[v.CLOUD]] | None = f(
+        "main cloud; multi when several are alternatives"
+    )
+    secondary_clouds: Inferred[list[Literal[v.CLOUD_NAMES]]] | None = f(
+        "other clouds named, [] if none"
+    )
     processing_paradigm: Inferred[Literal[v.PARADIGM]] | None = f("streaming, batch or both")
     orchestrator_category: Inferred[Literal[v.ORCHESTRATOR]] | None = f(
-        "airflow_like (Airflow, MWAA, Composer), dagster_prefect, dbt_core, spark_native, cloud_native (ADF, Step Functions)"
+        "airflow_like: Airflow/MWAA/Composer; cloud_native: ADF/Step Functions"
     )
-    storage_layer: Inferred[Literal[v.STORAGE_LAYER]] | None = f("warehouse, lake, lakehouse, mixed")
+    storage_layer: Inferred[Literal[v.STORAGE_LAYER]] | None = f(
+        "warehouse, lake, lakehouse, mixed"
+    )
 
 
 class GeoAndWorkModel(Contract):
-    remote_restriction: Inferred[Literal[v.REMOTE_RESTRICTION]] | None = f("where a remote hire may live")
+    remote_restriction: Inferred[Literal[v.REMOTE_RESTRICTION]] | None = f(
+        "where a remote hire may live"
+    )
     timezone_focus: Inferred[Literal[v.TIMEZONE_FOCUS]] | None = f("time zones worked")
     relocation_required: Inferred[bool] | None = f("relocation required; null if unknown")
 
@@ -201,7 +210,9 @@ class VisaAndAuthorization(Contract):
 
 class ContractAndCompensation(Contract):
     w2_vs_1099: Inferred[Literal[v.W2_VS_1099]] | None = f("US tax arrangement")
-    benefits_level: Inferred[Literal[v.BENEFITS_LEVEL]] | None = f("comprehensive needs 3+ premium benefits")
+    benefits_level: Inferred[Literal[v.BENEFITS_LEVEL]] | None = f(
+        "comprehensive needs 3+ premium benefits"
+    )
 
 
 class CareerDevelopment(Contract):
@@ -209,12 +220,18 @@ class CareerDevelopment(Contract):
     mentorship_signals: Inferred[Literal[v.MENTORSHIP]] | None = f("mentorship offered")
     promotion_path_mentioned: Inferred[bool] | None = f("promotion path mentioned")
     internal_mobility_mentioned: Inferred[bool] | None = f("internal mobility mentioned")
-    career_tracks_available: Inferred[list[Literal[v.CAREER_TRACKS]]] | None = f("career tracks named")
+    career_tracks_available: Inferred[list[Literal[v.CAREER_TRACKS]]] | None = f(
+        "career tracks named"
+    )
 
 
 class RequirementsClassification(Contract):
-    requirement_strictness: Inferred[Literal[v.STRICTNESS]] | None = f("how strict requirements are")
-    scope_definition: Inferred[Literal[v.SCOPE_DEFINITION]] | None = f("clear, vague or several roles in one")
+    requirement_strictness: Inferred[Literal[v.STRICTNESS]] | None = f(
+        "how strict requirements are"
+    )
+    scope_definition: Inferred[Literal[v.SCOPE_DEFINITION]] | None = f(
+        "clear, vague or several roles in one"
+    )
     skill_inflation_detected: Inferred[bool] | None = f("asks far more than the seniority warrants")
 
 
@@ -257,11 +274,15 @@ class RedFlagsAndRoleQuality(Contract):
 
 
 class StakeholdersAndLeadership(Contract):
-    reporting_structure_clarity: Inferred[Literal[v.REPORTING_CLARITY]] | None = f("reporting line clarity")
+    reporting_structure_clarity: Inferred[Literal[v.REPORTING_CLARITY]] | None = f(
+        "reporting line clarity"
+    )
     manager_level_inferred: Inferred[Literal[v.MANAGER_LEVEL]] | None = f("level of the manager")
     team_growth_velocity: Inferred[Literal[v.TEAM_GROWTH]] | None = f("team growth")
     team_composition: Inferred[TeamComposition] | None = f("team size and mix as stated")
-    reporting_structure: Inferred[Literal[v.REPORTING_STRUCTURE]] | None = f("who the role reports to")
+    reporting_structure: Inferred[Literal[v.REPORTING_STRUCTURE]] | None = f(
+        "who the role reports to"
+    )
     cross_functional_embedded: Inferred[bool] | None = f("embedded in a cross-functional team")
 
 
@@ -272,7 +293,9 @@ class TechCulture(Contract):
 
 
 class TechCultureAssessment(Contract):
-    tech_culture_signals: Inferred[list[Literal[v.TECH_CULTURE_SIGNALS]]] | None = f("culture signals named")
+    tech_culture_signals: Inferred[list[Literal[v.TECH_CULTURE_SIGNALS]]] | None = f(
+        "culture signals named"
+    )
     dev_practices_mentioned: Inferred[list[Literal[v.DEV_PRACTICES]]] | None = f("practices named")
     innovation_signals: Inferred[Literal[v.INNOVATION]] | None = f("innovation level")
     tech_debt_awareness: Inferred[bool] | None = f("tech debt acknowledged")
@@ -311,15 +334,15 @@ class Analysis(Contract):
 
 class Summary(Contract):
     strength_categories: list[Literal[v.STRENGTHS]] = lst("2-5 strengths")
-    strength_details: list[str] = lst("one short sentence per strength")
+    strength_details: list[str] = lst("short grounded sentences, one per category")
     concern_categories: list[Literal[v.CONCERNS]] = lst("1-4 concerns")
-    concern_details: list[str] = lst("one short sentence per concern")
+    concern_details: list[str] = lst("short grounded sentences, one per category")
     best_fit_categories: list[Literal[v.BEST_FIT]] = lst("2-4 candidate profiles")
-    best_fit_details: list[str] = lst("one short sentence per profile")
+    best_fit_details: list[str] = lst("short grounded sentences, one per category")
     probe_categories: list[Literal[v.PROBES]] = lst("3-5 questions to ask")
-    probe_details: list[str] = lst("one short question per probe")
+    probe_details: list[str] = lst("short grounded sentences, one per category")
     leverage_categories: list[Literal[v.LEVERAGE]] = lst("1-3 negotiation levers")
-    leverage_details: list[str] = lst("one short sentence per lever")
+    leverage_details: list[str] = lst("short grounded sentences, one per category")
     overall_assessment: str | None = f("2-3 sentences for a candidate")
     recommendation_score: Score | None = f("0 not recommended .. 1 highly recommended")
     recommendation_confidence: Score | None = f("certainty of the recommendation")

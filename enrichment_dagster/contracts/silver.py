@@ -172,7 +172,9 @@ def conform_silver(table: pa.Table) -> pa.Table:
         if field.name in table.column_names:
             column = table.column(field.name)
             if field.name == "job_posting_id":
-                column = pa.array([normalize_posting_id(v) for v in column.to_pylist()], pa.string())
+                column = pa.array(
+                    [normalize_posting_id(v) for v in column.to_pylist()], pa.string()
+                )
             elif pa.types.is_timestamp(field.type) and pa.types.is_timestamp(column.type):
                 column = column.cast(field.type, safe=False)
             else:

@@ -22,9 +22,9 @@ ParseStatus = Literal["complete", "partial", "no_json", "failed"]
 
 _REASONING_TAGS = ("reasoning", "thinking", "think", "thought")
 _CLOSED_BLOCK = re.compile(
-    r"<(%s)\b[^>]*>.*?</\1\s*>" % "|".join(_REASONING_TAGS), re.DOTALL | re.IGNORECASE
+    r"<(" + "|".join(_REASONING_TAGS) + r")\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE
 )
-_OPEN_TAG = re.compile(r"<(%s)\b[^>]*>" % "|".join(_REASONING_TAGS), re.IGNORECASE)
+_OPEN_TAG = re.compile(r"<(" + "|".join(_REASONING_TAGS) + r")\b[^>]*>", re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json|JSON|javascript)?\s*\n?(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -56,10 +56,10 @@ def _strip_reasoning(text: str, repairs: list[str]) -> tuple[str, str | None]:
     if opened:
         # An unclosed reasoning block: the answer, if any, starts at the first line that
         # opens a JSON object or a fence after the tag.
-        rest = stripped[opened.end():]
+        rest = stripped[opened.end() :]
         start = re.search(r"^\s*(\{|```)", rest, re.MULTILINE)
         reasoning.append(rest if start is None else rest[: start.start()])
-        stripped = stripped[: opened.start()] + ("" if start is None else rest[start.start():])
+        stripped = stripped[: opened.start()] + ("" if start is None else rest[start.start() :])
         repairs.append("unclosed reasoning block removed")
     return stripped, ("\n".join(reasoning) or None)
 
@@ -72,6 +72,8 @@ def _candidate(text: str, repairs: list[str]) -> tuple[str, int] | None:
         if brace >= 0:
             repairs.append("markdown fence removed")
             return body, brace
+    if text.lstrip().startswith("["):
+        return text, text.index("[")  # a top-level array is read, then refused as not an object
     brace = text.find("{")
     if brace < 0:
         return None
@@ -90,7 +92,10 @@ def parse_model_output(text: str, pass_number: int) -> ParseResult:
     found = _candidate(body, repairs)
     if found is None:
         return ParseResult(
-            "no_json", error_class="no_json", repairs=repairs, reasoning=reasoning,
+            "no_json",
+            error_class="no_json",
+            repairs=repairs,
+            reasoning=reasoning,
             error="no JSON object in the answer" + (" (reasoning only)" if reasoning else ""),
         )
     candidate, brace = found
@@ -101,17 +106,28 @@ def parse_model_output(text: str, pass_number: int) -> ParseResult:
         try:
             result = read_tolerant(candidate, brace)
         except TolerantJSONError as exc:
-            return ParseResult("failed", error_class="invalid_json", error=str(exc),
-                               repairs=repairs, reasoning=reasoning)
+            return ParseResult(
+                "failed",
+                error_class="invalid_json",
+                error=str(exc),
+                repairs=repairs,
+                reasoning=reasoning,
+            )
         data, truncated = result.value, result.truncated
         repairs.extend(result.repairs)
-        if not truncated and candidate[result.end:].strip().strip("`").strip():
+        if not truncated and candidate[result.end :].strip().strip("`").strip():
             repairs.append("text after JSON ignored")
     if not isinstance(data, dict):
-        return ParseResult("failed", error_class="not_object", repairs=repairs, reasoning=reasoning,
-                           error=f"answer is a {type(data).__name__}, not an object")
-    return ParseResult("partial" if truncated else "complete", data, repairs=repairs,
-                       reasoning=reasoning)
+        return ParseResult(
+            "failed",
+            error_class="not_object",
+            repairs=repairs,
+            reasoning=reasoning,
+            error=f"answer is a {type(data).__name__}, not an object",
+        )
+    return ParseResult(
+        "partial" if truncated else "complete", data, repairs=repairs, reasoning=reasoning
+    )
 
 
 @dataclass
@@ -138,8 +154,9 @@ def parse_answer(text: str, pass_number: int) -> ParsedAnswer:
     """Raw text -> validated contract object (complete or partial), or a typed error."""
     parsed = parse_model_output(text, pass_number)
     if not parsed.ok or parsed.data is None:
-        return ParsedAnswer(parsed.status, None, ValidationReport(), parsed,
-                            parsed.error_class, parsed.error)
+        return ParsedAnswer(
+            parsed.status, None, ValidationReport(), parsed, parsed.error_class, parsed.error
+        )
     try:
         validated = validate_pass(pass_number, parsed.data)
     except ContractError as exc:

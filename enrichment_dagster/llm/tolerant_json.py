@@ -39,8 +39,12 @@ class TolerantResult:
 
 
 _LITERALS = {
-    "true": True, "false": False, "null": None,
-    "True": True, "False": False, "None": None,
+    "true": True,
+    "false": False,
+    "null": None,
+    "True": True,
+    "False": False,
+    "None": None,
 }
 
 
@@ -190,7 +194,9 @@ class _Reader:
 
     def bare_key(self) -> str:
         start = self.pos
-        while self.pos < len(self.text) and (self.text[self.pos].isalnum() or self.text[self.pos] == "_"):
+        while self.pos < len(self.text) and (
+            self.text[self.pos].isalnum() or self.text[self.pos] == "_"
+        ):
             self.pos += 1
         if self.pos >= len(self.text):
             raise _Truncated()

@@ -1,0 +1,137 @@
+"""Schemas of the stored outputs: the per-pass tables and silver_ai.
+
+Every partition of an asset is written with exactly these Arrow schemas, also when a
+column is all null, so Athena, DuckDB and Spark read the whole table at once. The
+telemetry columns are the old system's missing bookkeeping: a failed pass is visible as
+such, with its error, attempts, tokens and cost, and its raw answer is kept for re-parsing
+without paying again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from enrichment_dagster.contracts.columns import ColumnSpec, pass_columns
+from enrichment_dagster.contracts.silver import SILVER_DESCRIPTIONS, SILVER_SCHEMA
+
+
+@dataclass(frozen=True)
+class MetaColumn:
+    name: str
+    arrow_type: pa.DataType
+    description: str
+
+
+#: One row per Silver record in every pass table: the key, then the pass's columns, then these.
+PASS_TELEMETRY: tuple[MetaColumn, ...] = (
+    MetaColumn("status", pa.string(), "complete | partial | failed | skipped"),
+    MetaColumn("success", pa.bool_(), "true only for a complete, valid answer"),
+    MetaColumn(
+        "error_class",
+        pa.string(),
+        "typed reason of a failure (no_json, throttled, budget_exceeded, ...)",
+    ),
+    MetaColumn("error_message", pa.string(), "human-readable failure message"),
+    MetaColumn(
+        "attempts", pa.int64(), "model calls made for this record in this run (0 on a cache hit)"
+    ),
+    MetaColumn("input_tokens", pa.int64(), "input tokens billed in this run, all attempts"),
+    MetaColumn(
+        "output_tokens",
+        pa.int64(),
+        "output tokens billed in this run, all attempts (reasoning included)",
+    ),
+    MetaColumn("cost_usd", pa.float64(), "cost of this run's calls for this record"),
+    MetaColumn("latency_s", pa.float64(), "wall time of this record's calls"),
+    MetaColumn("cache_hit", pa.bool_(), "answer reused from the content-addressed cache (no call)"),
+    MetaColumn("model_id", pa.string(), "model that answered"),
+    MetaColumn("prompt_version", pa.string(), "hash of the prompt template and schema version"),
+    MetaColumn("coerced_values", pa.int64(), "values the contract had to coerce"),
+    MetaColumn("nulled_values", pa.int64(), "values the contract rejected and nulled"),
+    MetaColumn(
+        "evidence_checked", pa.int64(), "non-empty evidence strings checked against the posting"
+    ),
+    MetaColumn("evidence_grounded", pa.int64(), "evidence strings found verbatim in the posting"),
+    MetaColumn(
+        "result_json", pa.string(), "the validated answer as JSON (context for later passes)"
+    ),
+    MetaColumn(
+        "raw_text", pa.string(), "raw answer of a failed or partial call, kept for re-parsing"
+    ),
+)
+
+SILVER_AI_METADATA: tuple[MetaColumn, ...] = (
+    MetaColumn(
+        "enriched_at", pa.timestamp("us", tz="UTC"), "when silver_ai was written for this partition"
+    ),
+    MetaColumn("enrichment_version", pa.string(), "schema version and prompt version of each pass"),
+    MetaColumn("enrichment_model_pass1", pa.string(), "model of pass 1"),
+    MetaColumn("enrichment_model_pass2", pa.string(), "model of pass 2"),
+    MetaColumn("enrichment_model_pass3", pa.string(), "model of pass 3"),
+    MetaColumn("pass1_success", pa.bool_(), "pass 1 gave a complete, valid answer"),
+    MetaColumn("pass2_success", pa.bool_(), "pass 2 gave a complete, valid answer"),
+    MetaColumn("pass3_success", pa.bool_(), "pass 3 gave a complete, valid answer"),
+    MetaColumn(
+        "enrichment_errors", pa.string(), "JSON: per failed pass, error class, message, attempts"
+    ),
+    MetaColumn("enrichment_input_tokens", pa.int64(), "input tokens of all passes (this run)"),
+    MetaColumn("enrichment_output_tokens", pa.int64(), "output tokens of all passes (this run)"),
+    MetaColumn("enrichment_cost_usd", pa.float64(), "cost of all passes (this run)"),
+    MetaColumn(
+        "avg_confidence_pass2", pa.float64(), "mean confidence of pass-2 fields with a value"
+    ),
+    MetaColumn(
+        "avg_confidence_pass3", pa.float64(), "mean confidence of pass-3 fields with a value"
+    ),
+    MetaColumn(
+        "low_confidence_fields",
+        pa.list_(pa.string()),
+        "pass-2/3 fields with a value and confidence < 0.5",
+    ),
+    MetaColumn("evidence_checked", pa.int64(), "evidence strings checked (passes 2 and 3)"),
+    MetaColumn("evidence_grounded", pa.int64(), "evidence strings found verbatim in the posting"),
+    MetaColumn("prompt_version_pass1", pa.string(), "prompt version of pass 1"),
+    MetaColumn("prompt_version_pass2", pa.string(), "prompt version of pass 2"),
+    MetaColumn("prompt_version_pass3", pa.string(), "prompt version of pass 3"),
+    MetaColumn("cache_hit_pass1", pa.bool_(), "pass 1 answer came from the cache"),
+    MetaColumn("cache_hit_pass2", pa.bool_(), "pass 2 answer came from the cache"),
+    MetaColumn("cache_hit_pass3", pa.bool_(), "pass 3 answer came from the cache"),
+)
+
+
+def pass_table_schema(pass_number: int) -> pa.Schema:
+    fields = [pa.field("job_posting_id", pa.string(), nullable=False)]
+    fields += [pa.field(c.name, c.arrow_type) for c in pass_columns(pass_number)]
+    fields += [pa.field(m.name, m.arrow_type) for m in PASS_TELEMETRY]
+    return pa.schema(fields)
+
+
+def silver_ai_schema() -> pa.Schema:
+    fields = list(SILVER_SCHEMA)
+    for n in (1, 2, 3):
+        fields += [pa.field(c.name, c.arrow_type) for c in pass_columns(n)]
+    fields += [pa.field(m.name, m.arrow_type) for m in SILVER_AI_METADATA]
+    return pa.schema(fields)
+
+
+def silver_ai_columns() -> list[tuple[str, pa.DataType, str, str]]:
+    """(column, type, meaning, allowed values) for every silver_ai column, in order."""
+    rows: list[tuple[str, pa.DataType, str, str]] = []
+    for field in SILVER_SCHEMA:
+        rows.append(
+            (
+                field.name,
+                field.type,
+                SILVER_DESCRIPTIONS.get(field.name, "Silver column, unchanged"),
+                "",
+            )
+        )
+    for n in (1, 2, 3):
+        spec: ColumnSpec
+        for spec in pass_columns(n):
+            rows.append((spec.name, spec.arrow_type, spec.description, spec.allowed))
+    for meta in SILVER_AI_METADATA:
+        rows.append((meta.name, meta.arrow_type, meta.description, ""))
+    return rows

@@ -1,0 +1,251 @@
+"""Prompts for the three passes, rendered from the contracts.
+
+The schema section of every prompt is generated from the pass models (field, type or
+vocabulary, meaning), never typed by hand, so a prompt cannot drift from the validator.
+The posting is cleaned once (HTML entities decoded, whitespace collapsed) and fenced as
+data between markers derived from its own hash, which the posting cannot forge.
+Earlier passes travel as compact JSON without nulls and ``not_mentioned`` and are never
+cut; when a prompt exceeds its token budget only the description is shortened, and the
+prompt says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel
+
+from enrichment_dagster.contracts import vocab
+from enrichment_dagster.contracts.passes import (
+    CORE_KEYS,
+    PASS_MODELS,
+    SCHEMA_VERSION,
+    Pass1Output,
+    Pass2Output,
+)
+from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.contracts.types import field_kinds, type_label
+from enrichment_dagster.llm.types import Message
+
+SHORTENED_MARKER = " [...] "
+
+
+@dataclass(frozen=True)
+class PromptBudget:
+    """Input-token budget; tokens are estimated as characters / ``chars_per_token``."""
+
+    max_input_tokens: int = 12000
+    chars_per_token: float = 4.0
+
+    def tokens(self, chars: int) -> int:
+        return int(chars / self.chars_per_token) + 1
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    pass_number: int
+    messages: tuple[Message, ...]
+    prompt_version: str
+    input_hash: str
+    description_shortened: bool
+    estimated_input_tokens: int
+
+    @property
+    def chars(self) -> int:
+        return sum(len(m.content) for m in self.messages)
+
+
+@cache
+def _template(name: str) -> str:
+    return (
+        resources.files("enrichment_dagster.prompts").joinpath("templates", name).read_text("utf-8")
+    )
+
+
+def _schema_lines(model: type[BaseModel], indent: str) -> list[str]:
+    lines: list[str] = []
+    for name, kind in field_kinds(model).items():
+        description = model.model_fields[name].description or ""
+        if kind.name == "model" and kind.model is not None and name not in ("team_composition",):
+            lines.append(f"{indent}{name}:")
+            lines.extend(_schema_lines(kind.model, indent + " "))
+            continue
+        label = type_label(kind).replace(f"|{vocab.NOT_MENTIONED}", "")
+        shown = description if _adds_information(name, description) else ""
+        lines.append(f"{indent}{name}: {label}" + (f" - {shown}" if shown else ""))
+    return lines
+
+
+def _adds_information(name: str, description: str) -> bool:
+    """A meaning made only of the field name's own words ("start date") wastes tokens."""
+    words = set(re.findall(r"[a-z0-9]+", description.lower())) - {"the", "of", "a", "an", "in"}
+    return bool(words - set(name.lower().split("_")))
+
+
+@cache
+def schema_section(pass_number: int) -> str:
+    """The generated field list of a pass: every field, its type or vocabulary, its meaning."""
+    top = field_kinds(PASS_MODELS[pass_number])
+    lines: list[str] = []
+    for key, kind in top.items():
+        assert kind.model is not None
+        lines.append(f"{key}:")
+        lines.extend(_schema_lines(kind.model, " "))
+    return "\n".join(lines)
+
+
+@cache
+def system_prompt(pass_number: int) -> str:
+    return (
+        _template(f"pass{pass_number}.txt")
+        .replace("{rules}", _template("rules.txt").strip())
+        .replace("{schema_version}", SCHEMA_VERSION)
+        .replace("{schema}", schema_section(pass_number))
+        .strip()
+    )
+
+
+@cache
+def prompt_version(pass_number: int) -> str:
+    """Changes whenever the template, the rules or the contract change: the cache key uses it."""
+    digest = hashlib.sha256(f"{SCHEMA_VERSION}\n{system_prompt(pass_number)}".encode())
+    return f"p{pass_number}-{digest.hexdigest()[:12]}"
+
+
+@cache
+def output_schema(pass_number: int) -> dict[str, Any]:
+    """The JSON schema of a pass's answer, for tool-use / JSON-mode backends."""
+    return PASS_MODELS[pass_number].model_json_schema()
+
+
+# ----------------------------------------------------------------- compact context
+
+
+def _prune(value: Any) -> Any:
+    """Drop nulls, ``not_mentioned``, empty lists and objects: they carry no information."""
+    if isinstance(value, dict):
+        pruned = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, [], {}, vocab.NOT_MENTIONED)}
+    if isinstance(value, list):
+        return [_prune(v) for v in value if v not in (None, vocab.NOT_MENTIONED)]
+    return value
+
+
+def compact_pass1(output: Pass1Output | None) -> str:
+    if output is None:
+        return "{}"
+    data = _prune(output.model_dump(mode="json")[CORE_KEYS[1]])
+    # Verbatim quotes repeat the posting that passes 2 and 3 read in full.
+    data = {
+        group: {k: v for k, v in fields.items() if not k.endswith(("_text", "_raw"))}
+        for group, fields in data.items()
+    }
+    data = {group: fields for group, fields in data.items() if fields}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_pass2(output: Pass2Output | None) -> str:
+    """Pass-2 values with their confidence as ``[value, confidence]``; evidence is left out
+    because it quotes the posting that pass 3 already reads in full."""
+    if output is None:
+        return "{}"
+    groups = output.model_dump(mode="json")[CORE_KEYS[2]]
+    flat: dict[str, Any] = {}
+    for fields in (groups or {}).values():
+        for name, item in (fields or {}).items():
+            value = _prune((item or {}).get("value"))
+            if value in (None, [], {}, vocab.NOT_MENTIONED):
+                continue
+            flat[name] = [value, (item or {}).get("confidence")]
+    return json.dumps(flat, ensure_ascii=False, separators=(",", ":"))
+
+
+def _facts(record: SilverRecord) -> str:
+    facts = [
+        ("title", record.job_title),
+        ("company", record.company_name),
+        ("location", record.job_location),
+        ("country code", record.country_code),
+        ("salary listed by the job board", record.silver_salary_text),
+        ("seniority (job board)", record.job_seniority_level),
+        ("employment type (job board)", record.job_employment_type),
+        ("applicants so far", record.job_num_applicants),
+    ]
+    return "\n".join(f"- {name}: {value}" for name, value in facts if value not in (None, ""))
+
+
+def _fence(description: str) -> tuple[str, str]:
+    tag = hashlib.sha256(description.encode()).hexdigest()[:10]
+    return f"<<<POSTING {tag}", f"POSTING {tag}>>>"
+
+
+def _shorten(text: str, keep: int) -> str:
+    """Keep the head (role, requirements) and the tail (pay, benefits, authorization)."""
+    keep = max(keep, 0)
+    head = int(keep * 0.7)
+    tail = keep - head
+    return text[:head] + SHORTENED_MARKER + (text[-tail:] if tail else "")
+
+
+def _user_message(record: SilverRecord, description: str, context: str, note: str) -> str:
+    opening, closing = _fence(record.description)
+    body = (
+        description.replace(opening, "").replace(closing, "") or "(the posting has no description)"
+    )
+    parts = [
+        f"RECORD_ID: {record.job_posting_id}",
+        "Job-board facts (structured, trusted):",
+        _facts(record) or "- none",
+    ]
+    if context:
+        parts.append(context)
+    parts.extend([opening, body, closing])
+    if note:
+        parts.append(note)
+    parts.append("Answer with the JSON object only.")
+    return "\n".join(parts)
+
+
+def render_prompt(
+    pass_number: int,
+    record: SilverRecord,
+    pass1: Pass1Output | None = None,
+    pass2: Pass2Output | None = None,
+    budget: PromptBudget = PromptBudget(),
+) -> RenderedPrompt:
+    context = ""
+    if pass_number >= 2:
+        context = f"Pass-1 facts (compact JSON): {compact_pass1(pass1)}"
+    if pass_number == 3:
+        context += f"\nPass-2 inferences as [value, confidence]: {compact_pass2(pass2)}"
+    system = system_prompt(pass_number)
+    description = record.description
+    user = _user_message(record, description, context, "")
+    total = len(system) + len(user)
+    shortened = False
+    limit = int(budget.max_input_tokens * budget.chars_per_token)
+    if total > limit and description:
+        overflow = total - limit + 200  # room for the note
+        kept = max(len(description) - overflow, 0)
+        note = (
+            f"Note: the description was shortened to fit the budget: {kept:,} of "
+            f"{len(description):,} characters shown; [...] marks the cut."
+        )
+        user = _user_message(record, _shorten(description, kept), context, note)
+        shortened = True
+    messages = (Message("system", system), Message("user", user))
+    digest = hashlib.sha256(f"{system}\x00{user}".encode()).hexdigest()
+    return RenderedPrompt(
+        pass_number=pass_number,
+        messages=messages,
+        prompt_version=prompt_version(pass_number),
+        input_hash=digest,
+        description_shortened=shortened,
+        estimated_input_tokens=budget.tokens(len(system) + len(user)),
+    )

@@ -1,0 +1,220 @@
+"""Contracts: lenient validation, flattening, Arrow schemas, Silver records."""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from enrichment_dagster.contracts.columns import empty_row, flatten_pass, pass_columns, pass_schema
+from enrichment_dagster.contracts.grounding import is_grounded, normalize_for_match
+from enrichment_dagster.contracts.lenient import ContractError, validate_pass
+from enrichment_dagster.contracts.output import pass_table_schema, silver_ai_schema
+from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output, Pass3Output
+from enrichment_dagster.contracts.silver import (
+    SILVER_SCHEMA,
+    SilverRecord,
+    clean_text,
+    conform_silver,
+    normalize_posting_id,
+)
+
+
+def test_column_counts_follow_the_contract() -> None:
+    assert len(pass_columns(1)) == 59
+    assert len(pass_columns(2)) == 25 * 4
+    assert len(pass_columns(3)) == 29 * 4 + 13
+    names = [c.name for n in (1, 2, 3) for c in pass_columns(n)]
+    assert len(names) == len(set(names))
+    assert "anl_summary_strength_categories" in names and "inf_primary_cloud_evidence" in names
+
+
+@pytest.mark.parametrize("pass_number", [1, 2, 3])
+def test_all_null_record_has_the_same_arrow_schema(pass_number: int) -> None:
+    table = pa.Table.from_pylist(
+        [empty_row(pass_number), flatten_pass(pass_number, None)], schema=pass_schema(pass_number)
+    )
+    assert table.schema == pass_schema(pass_number)
+    assert table.num_rows == 2
+
+
+def test_round_trip_and_flatten_of_a_valid_pass2_answer() -> None:
+    answer = {
+        "inference": {
+            "stack_and_cloud": {
+                "primary_cloud": {
+                    "value": "aws",
+                    "confidence": 0.9,
+                    "evidence": "AWS Glue",
+                    "source": "explicit",
+                }
+            }
+        }
+    }
+    validated = validate_pass(2, answer)
+    again = Pass2Output.model_validate_json(validated.model.model_dump_json())
+    assert again == validated.model
+    row = flatten_pass(2, validated.model)
+    assert row["inf_primary_cloud"] == "aws"
+    assert row["inf_primary_cloud_confidence"] == 0.9
+    assert row["inf_primary_cloud_evidence"] == "AWS Glue"
+    assert row["inf_primary_cloud_source"] == "explicit"
+    assert row["inf_seniority_level"] is None
+    pa.Table.from_pylist([row], schema=pass_schema(2))
+
+
+def test_one_bad_value_is_nulled_with_a_warning_not_a_failed_record() -> None:
+    answer = {
+        "extraction": {
+            "work_model": {"work_model_stated": "On-site", "employment_type_stated": "gig"},
+            "compensation": {
+                "salary_min": "120,000",
+                "salary_max": "not_mentioned",
+                "salary_disclosed": "yes",
+                "salry_currency": "USD",
+            },
+            "skills_classified": {
+                "years_experience_min": 7,
+                "years_experience_max": 3,
+                "must_have_hard_skills": "Python, SQL",
+            },
+            "bogus_group": {"x": 1},
+        }
+    }
+    v = validate_pass(1, answer)
+    e = v.model.extraction
+    assert e.work_model.work_model_stated == "onsite"
+    assert e.work_model.employment_type_stated is None
+    assert e.compensation.salary_min == 120000.0 and e.compensation.salary_max is None
+    assert e.compensation.salary_disclosed is True
+    assert e.compensation.salary_currency == "USD"  # misspelt key read
+    assert e.skills_classified.years_experience_min is None  # min > max: both nulled
+    assert e.skills_classified.must_have_hard_skills == ["Python", "SQL"]
+    kinds = {(i.path, i.kind) for i in v.report.issues}
+    assert ("extraction.work_model.employment_type_stated", "nulled") in kinds
+    assert ("extraction.compensation.salry_currency", "renamed") in kinds
+    assert ("extraction.bogus_group", "dropped") in kinds
+    assert v.report.counts["nulled"] >= 3
+
+
+def test_confidences_coerced_and_range_checked() -> None:
+    answer = {
+        "inference": {
+            "seniority_and_role": {
+                "seniority_level": {
+                    "value": "Senior",
+                    "confidence": "0.65",
+                    "source": "pass1_extraction",
+                },
+                "job_family": {"value": "data_engineer", "confidence": 7},
+                "sub_specialty": {"value": "batch_etl", "confidence": "high"},
+                "leadership_expectation": "ic",
+            }
+        }
+    }
+    v = validate_pass(2, answer)
+    role = v.model.inference.seniority_and_role
+    assert role.seniority_level.value == "senior" and role.seniority_level.confidence == 0.65
+    assert role.seniority_level.source == "pass1_derived"
+    assert role.job_family.value == "data_engineer" and role.job_family.confidence is None
+    assert role.sub_specialty.confidence is None
+    assert role.leadership_expectation.value == "ic"  # bare value wrapped
+    details = " ".join(i.detail for i in v.report.issues)
+    assert "words" in details and "outside" in details
+
+
+def test_record_fails_only_without_its_core() -> None:
+    with pytest.raises(ContractError):
+        validate_pass(2, {"something": 1})
+    with pytest.raises(ContractError):
+        validate_pass(1, {"extraction": {}})
+    with pytest.raises(ContractError):
+        validate_pass(3, ["not", "an", "object"])
+
+
+def test_missing_wrapper_and_flat_fields_are_regrouped() -> None:
+    v = validate_pass(2, {"seniority_level": {"value": "mid", "confidence": 0.8}})
+    assert v.model.inference.seniority_and_role.seniority_level.value == "mid"
+    assert any(i.kind == "wrapped" for i in v.report.issues)
+
+
+def test_posting_ids_and_text_cleaning() -> None:
+    assert normalize_posting_id("4348380694.0") == "4348380694"
+    assert normalize_posting_id(4348380694.0) == "4348380694"
+    assert normalize_posting_id(" 123 ") == "123"
+    assert clean_text("We&#x2019;re  hiring &amp;amp; growing\n\n") == "We\u2019re hiring & growing"
+    record = SilverRecord(
+        job_posting_id="1.0", job_description_text="A &amp; B", skills_canonical=None
+    )
+    assert record.job_posting_id == "1" and record.description == "A & B"
+    assert record.skills_canonical == []
+
+
+def test_grounding_ignores_typography_but_not_words() -> None:
+    posting = normalize_for_match("We\u2019re looking for 5\u20137 years of Python&amp;SQL.")
+    assert is_grounded("we're looking for 5-7 years", posting) is True
+    assert is_grounded("10 years of Python", posting) is False
+    assert is_grounded("  ", posting) is None
+
+
+def test_conform_silver_fills_missing_and_drops_extra_columns() -> None:
+    table = pa.table({"job_posting_id": ["1.0"], "extra": [1], "job_title": ["x"]})
+    out = conform_silver(table)
+    assert out.schema == SILVER_SCHEMA
+    assert out.column("job_posting_id").to_pylist() == ["1"]
+
+
+def test_output_schemas_are_stable() -> None:
+    schema = silver_ai_schema()
+    assert schema.names[:33] == SILVER_SCHEMA.names
+    assert len(schema.names) == len(set(schema.names))
+    assert pass_table_schema(1).names[0] == "job_posting_id"
+
+
+# ------------------------------------------------------------------ real data
+
+
+def test_real_silver_file_validates(shared_data: Path) -> None:
+    (file,) = glob.glob(str(shared_data / "silver" / "**" / "*.parquet"), recursive=True)
+    table = pq.read_table(file)
+    assert table.num_columns == 33
+    records = [SilverRecord.model_validate(r) for r in conform_silver(table).to_pylist()]
+    assert len(records) == 84
+    assert sum("&#x" in (r.job_description_text or "") for r in records) >= 60
+    assert all("&#x" not in r.description and "&amp;" not in r.description for r in records)
+    assert {r.salary_period for r in records} >= {"yr", "hr"}
+
+
+def test_silver_ai_reference_rows_validate(shared_data: Path) -> None:
+    rows = []
+    for file in sorted((shared_data / "silver_ai_reference").glob("*.parquet")):
+        rows.extend(pq.read_table(file).to_pylist())
+    assert len(rows) == 185
+    failures = 0
+    for row in rows:
+        try:
+            validate_pass(1, json.loads(row["extraction_json"]))
+            validate_pass(2, json.loads(row["inference_json"]))
+            validate_pass(
+                3,
+                {
+                    "analysis": json.loads(row["analysis_json"]),
+                    "summary": json.loads(row["summary_json"]),
+                },
+            )
+        except ContractError:
+            failures += 1
+    assert failures == 0
+    ids = {normalize_posting_id(r["job_posting_id"]) for r in rows}
+    assert not any(i.endswith(".0") for i in ids)
+    assert sum(r["job_posting_id"].endswith(".0") for r in rows) == 111
+
+
+def test_model_classes_export_json_schema() -> None:
+    for model in (Pass1Output, Pass2Output, Pass3Output):
+        schema = model.model_json_schema()
+        assert schema["type"] == "object"
