@@ -1,0 +1,214 @@
+"""Model table: prices and per-model call settings, read from YAML.
+
+Why data and not code: the old client kept a hard-coded price table, priced gpt-oss output
+at half its list price and billed every unlisted model at a silent $1/$2 default, so four of
+five models were mis-costed for months. Here the table lives in ``models.yaml`` beside this
+module, users can add or override models with the YAML file named by the environment
+variable ``ENRICHMENT_MODELS_FILE`` (merged over the packaged table, field by field), and an
+unknown model is a :class:`ConfigurationError` that lists the known ones: never a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import yaml
+
+from enrichment_dagster.llm.types import ConfigurationError
+
+MODELS_FILE_ENV = "ENRICHMENT_MODELS_FILE"
+BATCH_DISCOUNT = 0.5
+TOKENS_PER_PRICE_UNIT = 1_000_000
+
+OutputFormat = Literal["tool_use", "json_prompt"]
+_OUTPUT_FORMATS: tuple[str, ...] = ("tool_use", "json_prompt")
+_KNOWN_FIELDS = frozenset(
+    {
+        "input_per_1m",
+        "output_per_1m",
+        "batch_input_per_1m",
+        "batch_output_per_1m",
+        "output_format",
+        "default_max_output_tokens",
+        "reasoning",
+        "additional_model_request_fields",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the backends and the cost accounting need to know about one model."""
+
+    model_id: str
+    input_per_1m: float
+    output_per_1m: float
+    batch_input_per_1m: float
+    batch_output_per_1m: float
+    output_format: OutputFormat = "json_prompt"
+    default_max_output_tokens: int = 8192
+    reasoning: bool = False
+    #: read-only: specs are cached and shared by every thread
+    additional_model_request_fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def cost_usd(self, input_tokens: int, output_tokens: int, *, batch: bool = False) -> float:
+        """USD for one call; batch inference uses the batch prices."""
+        in_price = self.batch_input_per_1m if batch else self.input_per_1m
+        out_price = self.batch_output_per_1m if batch else self.output_per_1m
+        return (input_tokens * in_price + output_tokens * out_price) / TOKENS_PER_PRICE_UNIT
+
+
+def get_model(model_id: str) -> ModelSpec:
+    """The spec of ``model_id``; raises ConfigurationError (listing known ids) when unknown."""
+    table = load_models()
+    spec = table.get(model_id)
+    if spec is None:
+        raise ConfigurationError(_unknown_model_message(model_id, table))
+    return spec
+
+
+def cost_usd(model_id: str, input_tokens: int, output_tokens: int, batch: bool = False) -> float:
+    """USD cost of one call of ``model_id``; unknown models raise instead of guessing."""
+    if input_tokens < 0 or output_tokens < 0:
+        raise ValueError(f"token counts must be >= 0, got {input_tokens}/{output_tokens}")
+    return get_model(model_id).cost_usd(input_tokens, output_tokens, batch=batch)
+
+
+def known_models() -> list[str]:
+    """Sorted ids of every model in the packaged table plus the user's extra file."""
+    return sorted(load_models())
+
+
+def is_known_model(model_id: str) -> bool:
+    """True when ``model_id`` has a price: lets self-hosted backends decide to bill 0."""
+    return model_id in load_models()
+
+
+def load_models() -> dict[str, ModelSpec]:
+    """The merged table; re-read whenever ``ENRICHMENT_MODELS_FILE`` names another file."""
+    extra = os.environ.get(MODELS_FILE_ENV) or None
+    return dict(_load_models_cached(extra))
+
+
+def clear_cache() -> None:
+    """Forget the parsed tables (tests that rewrite a models file in place need this)."""
+    _load_models_cached.cache_clear()
+
+
+@lru_cache(maxsize=8)
+def _load_models_cached(extra_path: str | None) -> Mapping[str, ModelSpec]:
+    raw = _models_section(_packaged_yaml(), "packaged models.yaml")
+    if extra_path is not None:
+        extra = _models_section(_read_extra_file(extra_path), extra_path)
+        raw = _merge(raw, extra)
+    return {model_id: _build_spec(model_id, fields) for model_id, fields in raw.items()}
+
+
+def _packaged_yaml() -> Any:
+    text = resources.files("enrichment_dagster.llm").joinpath("models.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _read_extra_file(path: str) -> Any:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigurationError(f"{MODELS_FILE_ENV}={path} does not name a readable file")
+    try:
+        return yaml.safe_load(file.read_text("utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{MODELS_FILE_ENV}={path} is not valid YAML: {exc}") from exc
+
+
+def _models_section(document: Any, source: str) -> dict[str, dict[str, Any]]:
+    """The ``models:`` mapping of one YAML document, checked for shape."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("models"), Mapping):
+        raise ConfigurationError(f"{source}: expected a top-level 'models:' mapping")
+    section: dict[str, dict[str, Any]] = {}
+    for model_id, fields in document["models"].items():
+        if not isinstance(fields, Mapping):
+            raise ConfigurationError(f"{source}: model {model_id!r} must be a mapping of fields")
+        unknown = set(fields) - _KNOWN_FIELDS
+        if unknown:
+            raise ConfigurationError(
+                f"{source}: model {model_id!r} has unknown fields {sorted(unknown)}; "
+                f"allowed: {sorted(_KNOWN_FIELDS)}"
+            )
+        section[str(model_id)] = dict(fields)
+    return section
+
+
+def _merge(
+    base: dict[str, dict[str, Any]], extra: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Field-by-field merge: an extra entry overrides only the fields it names."""
+    merged = {model_id: dict(fields) for model_id, fields in base.items()}
+    for model_id, fields in extra.items():
+        merged.setdefault(model_id, {}).update(fields)
+    return merged
+
+
+def _build_spec(model_id: str, fields: Mapping[str, Any]) -> ModelSpec:
+    for required in ("input_per_1m", "output_per_1m"):
+        if required not in fields:
+            raise ConfigurationError(f"model {model_id!r} has no {required} price")
+    input_price = _price(model_id, fields, "input_per_1m")
+    output_price = _price(model_id, fields, "output_per_1m")
+    output_format = fields.get("output_format", "json_prompt")
+    if output_format not in _OUTPUT_FORMATS:
+        raise ConfigurationError(
+            f"model {model_id!r}: output_format must be one of {_OUTPUT_FORMATS}, "
+            f"got {output_format!r}"
+        )
+    extra_fields = fields.get("additional_model_request_fields") or {}
+    if not isinstance(extra_fields, Mapping):
+        raise ConfigurationError(
+            f"model {model_id!r}: additional_model_request_fields must be a mapping"
+        )
+    return ModelSpec(
+        model_id=model_id,
+        input_per_1m=input_price,
+        output_per_1m=output_price,
+        batch_input_per_1m=_price(
+            model_id, fields, "batch_input_per_1m", input_price * BATCH_DISCOUNT
+        ),
+        batch_output_per_1m=_price(
+            model_id, fields, "batch_output_per_1m", output_price * BATCH_DISCOUNT
+        ),
+        output_format=output_format,
+        default_max_output_tokens=_positive_int(model_id, fields, "default_max_output_tokens"),
+        reasoning=bool(fields.get("reasoning", False)),
+        additional_model_request_fields=MappingProxyType(dict(extra_fields)),
+    )
+
+
+def _price(
+    model_id: str, fields: Mapping[str, Any], name: str, default: float | None = None
+) -> float:
+    value = fields.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigurationError(f"model {model_id!r}: {name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def _positive_int(model_id: str, fields: Mapping[str, Any], name: str) -> int:
+    value = fields.get(name, 8192)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(f"model {model_id!r}: {name} must be an integer > 0")
+    return value
+
+
+def _unknown_model_message(model_id: str, table: Mapping[str, ModelSpec]) -> str:
+    known = ", ".join(sorted(table)) or "(none)"
+    return (
+        f"unknown model {model_id!r}: it has no entry in the model/price table. "
+        f"Known models: {known}. To add one, list it in a YAML file "
+        f"(models: {{<id>: {{input_per_1m: ..., output_per_1m: ...}}}}) and set "
+        f"{MODELS_FILE_ENV} to its path."
+    )

@@ -1,0 +1,787 @@
+"""A fake Amazon Bedrock Runtime server (standard library only) for tests and benchmarks.
+
+Why not moto: moto 5.2.5 has no Converse (it answers ``NotImplementedError``, or an HTML 500
+page in server mode, which botocore then retries). This fake speaks the real wire protocol,
+so the code under test goes through real boto3: signing, URL-encoded model ids, typed error
+parsing from the ``x-amzn-ErrorType`` header, and botocore's retry loop.
+
+Routes: ``POST /model/{modelId}/converse`` and ``POST /model/{modelId}/invoke`` (an OpenAI
+``chat.completion`` body for every model except ``anthropic.*``, which gets an Anthropic
+Messages body). Streaming routes are not served: the project does not use them.
+
+What a request gets, decided in this order:
+
+1. ``known_models`` set and the id is not in it → ``ValidationException`` (as Bedrock does).
+2. More than ``max_in_flight`` requests open, or the ``rpm_limit`` sliding window is full →
+   a real ``ThrottlingException`` (429 + ``x-amzn-ErrorType`` + JSON message).
+3. A scripted failure: first the FIFO queue (:meth:`FakeBedrock.fail_next`), then the
+   per-record script (``fail_records``), then the seeded random rates.
+4. Otherwise an answer from ``answer(request_body, model_id)``, else the ``replay_folder``,
+   else a minimal JSON object for the pass; possibly mutated (malformed, truncated,
+   reasoning-only). ``openai.*`` models get a reasoning block first, as gpt-oss does.
+
+The pass is read from a line ``OUTPUT_CONTRACT: pass{N}`` in the system prompt and the
+record id from a line ``RECORD_ID: <id>`` in the user message.
+
+Failure kinds (for ``fail_next`` and ``fail_records``): ``throttle``, ``model_not_ready``,
+``unavailable`` (503), ``internal`` (500), ``model_timeout`` (408), ``model_error`` (424),
+``validation`` (400), ``access_denied`` (403), ``not_found`` (404); answer mutations
+``malformed``, ``truncated``, ``reasoning_only``; and ``sleep:<seconds>`` (answer late, to
+trigger client read timeouts). In ``fail_records`` a value ``"always_<kind>"`` applies to every
+call for that record, a plain ``"<kind>"`` to the next call only, and a list to successive
+calls.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from enrichment_dagster.llm.replay import model_slug
+
+AnswerFn = Callable[[Mapping[str, Any], str], str]
+
+_ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|invoke)$")
+_RECORD_ID = re.compile(r"^\s*RECORD_ID:\s*(\S+)\s*$", re.MULTILINE)
+_PASS = re.compile(r"OUTPUT_CONTRACT:\s*pass([123])\b")
+_ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
+
+#: kind → (HTTP status, error code, message). Messages follow real Bedrock wording.
+ERROR_KINDS: dict[str, tuple[int, str, str]] = {
+    "throttle": (429, "ThrottlingException", "Too many requests, please wait before trying again."),
+    "model_not_ready": (429, "ModelNotReadyException", "Model is not ready to serve requests."),
+    "unavailable": (503, "ServiceUnavailableException", "Service is temporarily unavailable."),
+    "internal": (500, "InternalServerException", "The server encountered an internal error."),
+    "model_timeout": (408, "ModelTimeoutException", "Model has timed out in processing request."),
+    "model_error": (424, "ModelErrorException", "The model failed to process the request."),
+    "validation": (400, "ValidationException", "Malformed input request."),
+    "access_denied": (403, "AccessDeniedException", "You don't have access to the model."),
+    "not_found": (404, "ResourceNotFoundException", "The requested resource was not found."),
+}
+MUTATION_KINDS = frozenset({"malformed", "truncated", "reasoning_only"})
+THROTTLE_KINDS = frozenset({"throttle", "model_not_ready"})
+
+#: Minimal JSON objects per pass; replace with contract-valid ones via ``default_answers``.
+DEFAULT_ANSWERS: dict[int, str] = {
+    1: json.dumps({"extraction": {}}),
+    2: json.dumps({"inference": {}}),
+    3: json.dumps({"analysis": {}, "summary": {}}),
+}
+MALFORMED_TEXT = "I'm sorry, I can't produce the requested output for this posting."
+
+
+@dataclass
+class FakeBedrockConfig:
+    """Every knob of the fake; change them at run time with :meth:`FakeBedrock.configure`."""
+
+    latency_s: float = 0.0
+    latency_per_output_token_s: float = 0.0
+    latency_jitter: float = 0.0
+    rpm_limit: int | None = None
+    rpm_window_s: float = 60.0
+    max_in_flight: int | None = None
+    throttle_rate: float = 0.0
+    server_error_rate: float = 0.0
+    malformed_rate: float = 0.0
+    truncated_rate: float = 0.0
+    reasoning_only_rate: float = 0.0
+    seed: int = 0
+    fail_records: dict[str, str | Sequence[str]] = field(default_factory=dict)
+    reasoning_for_openai: bool = True
+    answer: AnswerFn | None = None
+    replay_folder: str | Path | None = None
+    default_answers: dict[int, str] = field(default_factory=lambda: dict(DEFAULT_ANSWERS))
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    enforce_max_tokens: bool = True
+    known_models: frozenset[str] | None = None
+    request_log_size: int = 200
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    operation: str
+    model_id: str
+    record_id: str | None
+    pass_number: int | None
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FakeBedrockStats:
+    """A consistent snapshot of the counters (take a new one to see later calls)."""
+
+    calls: int
+    per_record_calls: dict[str, int]
+    ok: int
+    throttled: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    in_flight: int
+    max_in_flight: int
+    outcomes: dict[str, int]
+    requests: list[RecordedRequest]
+
+
+@dataclass
+class _Counters:
+    calls: int = 0
+    ok: int = 0
+    throttled: int = 0
+    errors: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    per_record: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What the fake reads out of one request body."""
+
+    operation: str
+    model_id: str
+    body: Mapping[str, Any]
+    system_text: str
+    user_text: str
+    record_id: str | None
+    pass_number: int | None
+    max_tokens: int | None
+    tool_name: str | None
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    delay_s: float = 0.0
+
+
+class FakeBedrock:
+    """The server plus its configuration, failure scripts and counters (all thread-safe)."""
+
+    def __init__(self, **config: Any) -> None:
+        self._lock = threading.Lock()
+        self._config = FakeBedrockConfig()
+        self._rng = random.Random(0)
+        self._queue: deque[str] = deque()
+        self._record_scripts: dict[str, deque[str]] = {}
+        self._window: deque[float] = deque()
+        self._counters = _Counters()
+        self._requests: deque[RecordedRequest] = deque(maxlen=self._config.request_log_size)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.configure(**config)
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self) -> FakeBedrock:
+        """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
+        self._server = _Server(("127.0.0.1", 0), _make_handler(self))
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+
+    def __enter__(self) -> FakeBedrock:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def endpoint_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the fake Bedrock server is not started")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # ------------------------------------------------------------- configuration
+    def configure(self, **changes: Any) -> None:
+        """Change any :class:`FakeBedrockConfig` field; ``seed`` re-seeds the RNG."""
+        names = {f.name for f in fields(FakeBedrockConfig)}
+        unknown = set(changes) - names
+        if unknown:
+            raise TypeError(f"unknown fake Bedrock settings {sorted(unknown)}; known: {names}")
+        if "known_models" in changes and changes["known_models"] is not None:
+            changes["known_models"] = frozenset(changes["known_models"])
+        for kind in _script_kinds(changes.get("fail_records", {})):
+            _check_kind(kind)
+        with self._lock:
+            self._config = replace(self._config, **changes)
+            if "seed" in changes:
+                self._rng = random.Random(self._config.seed)
+            if "fail_records" in changes:
+                self._record_scripts = _compile_scripts(self._config.fail_records)
+            if "request_log_size" in changes:
+                self._requests = deque(self._requests, maxlen=self._config.request_log_size)
+
+    @property
+    def config(self) -> FakeBedrockConfig:
+        with self._lock:
+            return self._config
+
+    def fail_next(self, *kinds: str) -> None:
+        """Queue failures for the next requests, whatever their record (FIFO)."""
+        for kind in kinds:
+            _check_kind(kind)
+        with self._lock:
+            self._queue.extend(kinds)
+
+    def reset_stats(self) -> None:
+        """Zero the counters and the request log; the rpm window is kept (it is the quota)."""
+        with self._lock:
+            in_flight = self._counters.in_flight
+            self._counters = _Counters(in_flight=in_flight, max_in_flight=in_flight)
+            self._requests.clear()
+
+    @property
+    def stats(self) -> FakeBedrockStats:
+        with self._lock:
+            c = self._counters
+            return FakeBedrockStats(
+                calls=c.calls,
+                per_record_calls=dict(c.per_record),
+                ok=c.ok,
+                throttled=c.throttled,
+                errors=c.errors,
+                input_tokens=c.input_tokens,
+                output_tokens=c.output_tokens,
+                in_flight=c.in_flight,
+                max_in_flight=c.max_in_flight,
+                outcomes=dict(c.outcomes),
+                requests=list(self._requests),
+            )
+
+    # ------------------------------------------------------------------ serving
+    def serve(self, operation: str, model_id: str, raw_body: bytes) -> _Reply:
+        """The reply to one request; the handler sleeps ``delay_s`` before sending it."""
+        try:
+            body = json.loads(raw_body or b"{}")
+        except json.JSONDecodeError:
+            return _error_reply("validation", "Request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return _error_reply("validation", "Request body must be a JSON object.")
+        parsed = _parse_request(operation, model_id, body)
+        with self._lock:
+            config = self._config
+            self._count_call(parsed)
+            kind = self._decide(parsed, config)
+        if kind in ERROR_KINDS:
+            return self._error(kind, parsed)
+        try:
+            answer = self._answer_text(parsed, config)
+        except FileNotFoundError as exc:
+            return self._error("not_found", parsed, f"No replay answer: {exc.filename}")
+        return self._success(parsed, config, answer, kind)
+
+    def enter_request(self) -> None:
+        with self._lock:
+            self._counters.in_flight += 1
+            self._counters.max_in_flight = max(
+                self._counters.max_in_flight, self._counters.in_flight
+            )
+
+    def leave_request(self) -> None:
+        with self._lock:
+            self._counters.in_flight -= 1
+
+    def _count_call(self, parsed: _Parsed) -> None:
+        self._counters.calls += 1
+        self._counters.per_record[parsed.record_id or ""] += 1
+        self._requests.append(
+            RecordedRequest(
+                parsed.operation, parsed.model_id, parsed.record_id, parsed.pass_number, parsed.body
+            )
+        )
+
+    def _decide(self, parsed: _Parsed, config: FakeBedrockConfig) -> str | None:
+        """Failure kind, mutation kind, ``sleep:<s>`` or None (plain answer). Under the lock."""
+        if config.known_models is not None and parsed.model_id not in config.known_models:
+            return "validation"
+        if config.max_in_flight is not None and self._counters.in_flight > config.max_in_flight:
+            return "throttle"
+        if not self._admit_rpm(config):
+            return "throttle"
+        scripted = self._scripted_kind(parsed.record_id)
+        if scripted is not None:
+            return scripted
+        return self._random_kind(config)
+
+    def _admit_rpm(self, config: FakeBedrockConfig) -> bool:
+        """Sliding-window quota: admit and remember now, or refuse when the window is full."""
+        if config.rpm_limit is None:
+            return True
+        now = time.monotonic()
+        while self._window and now - self._window[0] >= config.rpm_window_s:
+            self._window.popleft()
+        if len(self._window) >= config.rpm_limit:
+            return False
+        self._window.append(now)
+        return True
+
+    def _scripted_kind(self, record_id: str | None) -> str | None:
+        if self._queue:
+            return self._queue.popleft()
+        script = self._record_scripts.get(record_id or "")
+        if script is None:
+            return None
+        kind = script[0]
+        if kind.startswith("always_"):
+            return kind.removeprefix("always_")
+        script.popleft()
+        if not script:
+            del self._record_scripts[record_id or ""]
+        return kind
+
+    def _random_kind(self, config: FakeBedrockConfig) -> str | None:
+        rng = self._rng
+        if rng.random() < config.throttle_rate:
+            return "throttle"
+        if rng.random() < config.server_error_rate:
+            return rng.choice(("unavailable", "internal"))
+        for kind, rate in (
+            ("malformed", config.malformed_rate),
+            ("truncated", config.truncated_rate),
+            ("reasoning_only", config.reasoning_only_rate),
+        ):
+            if rng.random() < rate:
+                return kind
+        return None
+
+    def _error(self, kind: str, parsed: _Parsed, message: str | None = None) -> _Reply:
+        with self._lock:
+            if kind in THROTTLE_KINDS:
+                self._counters.throttled += 1
+            else:
+                self._counters.errors += 1
+            self._counters.outcomes[kind] += 1
+        return _error_reply(kind, message)
+
+    # ------------------------------------------------------------------ answers
+    def _answer_text(self, parsed: _Parsed, config: FakeBedrockConfig) -> str:
+        if config.answer is not None:
+            return config.answer(parsed.body, parsed.model_id)
+        if config.replay_folder is not None:
+            return _replay_answer(Path(config.replay_folder), parsed)
+        return config.default_answers.get(parsed.pass_number or 0, "{}")
+
+    def _success(
+        self, parsed: _Parsed, config: FakeBedrockConfig, answer: str, kind: str | None
+    ) -> _Reply:
+        reasoning = _reasoning_for(parsed, config, kind)
+        text, stop = _mutate(answer, kind)
+        text, stop = _enforce_budget(text, stop, reasoning, parsed.max_tokens, config)
+        input_tokens = _count(config.input_tokens, parsed.system_text + parsed.user_text)
+        output_tokens = _count(config.output_tokens, reasoning + text)
+        delay = self._delay(config, kind, output_tokens)
+        with self._lock:
+            self._counters.ok += 1
+            self._counters.input_tokens += input_tokens
+            self._counters.output_tokens += output_tokens
+            self._counters.outcomes[_outcome_name(kind)] += 1
+        answer_body = _Answer(text, reasoning, stop, input_tokens, output_tokens, delay)
+        return _Reply(200, _encode_answer(parsed, answer_body), _json_headers(), delay)
+
+    def _delay(self, config: FakeBedrockConfig, kind: str | None, output_tokens: int) -> float:
+        delay = config.latency_s + config.latency_per_output_token_s * output_tokens
+        if config.latency_jitter:
+            with self._lock:
+                delay *= 1 + config.latency_jitter * self._rng.uniform(-1.0, 1.0)
+        if kind is not None and kind.startswith("sleep:"):
+            delay += float(kind.removeprefix("sleep:"))
+        return max(delay, 0.0)
+
+
+# ---------------------------------------------------------------------- parsing
+def _parse_request(operation: str, model_id: str, body: Mapping[str, Any]) -> _Parsed:
+    if operation == "converse":
+        system_text, user_text = _converse_texts(body)
+        max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
+        tool_name = _forced_tool(body)
+    else:
+        system_text, user_text = _invoke_texts(body)
+        max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+        tool_name = None
+    return _Parsed(
+        operation=operation,
+        model_id=model_id,
+        body=body,
+        system_text=system_text,
+        user_text=user_text,
+        record_id=_first(_RECORD_ID, user_text) or _first(_RECORD_ID, system_text),
+        pass_number=_pass_of(system_text, user_text),
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        tool_name=tool_name,
+    )
+
+
+def _converse_texts(body: Mapping[str, Any]) -> tuple[str, str]:
+    system = "\n".join(b.get("text", "") for b in body.get("system") or [])
+    user = "\n".join(
+        block.get("text", "")
+        for message in body.get("messages") or []
+        for block in message.get("content") or []
+    )
+    return system, user
+
+
+def _invoke_texts(body: Mapping[str, Any]) -> tuple[str, str]:
+    system_parts = [_content_text(body["system"])] if "system" in body else []
+    user_parts: list[str] = []
+    for message in body.get("messages") or []:
+        text = _content_text(message.get("content"))
+        target = system_parts if message.get("role") in ("system", "developer") else user_parts
+        target.append(text)
+    return "\n".join(system_parts), "\n".join(user_parts)
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _forced_tool(body: Mapping[str, Any]) -> str | None:
+    config = body.get("toolConfig") or {}
+    tools = [t.get("toolSpec", {}).get("name") for t in config.get("tools") or []]
+    choice = config.get("toolChoice") or {}
+    if "tool" in choice:
+        return choice["tool"].get("name")
+    if "any" in choice and tools:
+        return tools[0]
+    return None
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(1) if match else None
+
+
+def record_id_of(body: Mapping[str, Any]) -> str | None:
+    """The ``RECORD_ID:`` of a Converse or InvokeModel body (for custom ``answer`` callables)."""
+    parsed = _parse_request("converse" if "inferenceConfig" in body else "invoke", "", body)
+    return parsed.record_id
+
+
+def pass_of(body: Mapping[str, Any]) -> int | None:
+    """The ``OUTPUT_CONTRACT: pass{N}`` of a request body (for custom ``answer`` callables)."""
+    parsed = _parse_request("converse" if "inferenceConfig" in body else "invoke", "", body)
+    return parsed.pass_number
+
+
+def _pass_of(system_text: str, user_text: str) -> int | None:
+    found = _first(_PASS, system_text) or _first(_PASS, user_text)
+    return int(found) if found else None
+
+
+def _replay_answer(folder: Path, parsed: _Parsed) -> str:
+    if parsed.record_id is None or parsed.pass_number is None:
+        raise FileNotFoundError(2, "request has no RECORD_ID or OUTPUT_CONTRACT", str(folder))
+    name = f"pass{parsed.pass_number}-{model_slug(parsed.model_id)}-raw.txt"
+    return (folder / parsed.record_id / name).read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- answers
+@dataclass(frozen=True)
+class _Answer:
+    text: str
+    reasoning: str
+    stop_reason: str
+    input_tokens: int
+    output_tokens: int
+    delay_s: float
+
+
+def _reasoning_for(parsed: _Parsed, config: FakeBedrockConfig, kind: str | None) -> str:
+    if kind == "reasoning_only" or (
+        config.reasoning_for_openai and parsed.model_id.startswith("openai.")
+    ):
+        return (
+            f"The user wants the pass {parsed.pass_number} output for record "
+            f"{parsed.record_id}. I will read the posting and answer with JSON only."
+        )
+    return ""
+
+
+def _mutate(answer: str, kind: str | None) -> tuple[str, str]:
+    """(text, stopReason) after an injected mutation."""
+    if kind == "malformed":
+        return MALFORMED_TEXT, "end_turn"
+    if kind == "truncated":
+        return answer[: max(1, len(answer) // 2)], "max_tokens"
+    if kind == "reasoning_only":
+        return "", "max_tokens"
+    return answer, "end_turn"
+
+
+def _enforce_budget(
+    text: str, stop: str, reasoning: str, max_tokens: int | None, config: FakeBedrockConfig
+) -> tuple[str, str]:
+    """Cut the text where a real model would hit ``maxTokens`` (4 chars per token)."""
+    if not config.enforce_max_tokens or max_tokens is None or config.output_tokens is not None:
+        return text, stop
+    budget_chars = max(max_tokens * 4 - len(reasoning), 0)
+    if len(text) <= budget_chars:
+        return text, stop
+    return text[:budget_chars], "max_tokens"
+
+
+def _count(fixed: int | None, text: str) -> int:
+    return fixed if fixed is not None else len(text) // 4
+
+
+def _outcome_name(kind: str | None) -> str:
+    if kind is None or kind.startswith("sleep:"):
+        return "ok"
+    return kind
+
+
+def _encode_answer(parsed: _Parsed, answer: _Answer) -> bytes:
+    if parsed.operation == "converse":
+        payload = _converse_body(parsed, answer)
+    elif parsed.model_id.startswith("anthropic."):
+        payload = _anthropic_body(parsed, answer)
+    else:
+        payload = _chat_completion_body(parsed, answer)
+    return json.dumps(payload).encode("utf-8")
+
+
+def _converse_body(parsed: _Parsed, answer: _Answer) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if answer.reasoning:
+        content.append({"reasoningContent": {"reasoningText": {"text": answer.reasoning}}})
+    stop = answer.stop_reason
+    tool_input = _tool_input(answer.text) if parsed.tool_name and stop == "end_turn" else None
+    if tool_input is not None:
+        content.append(
+            {
+                "toolUse": {
+                    "toolUseId": f"tooluse_{uuid.uuid4().hex[:16]}",
+                    "name": parsed.tool_name,
+                    "input": tool_input,
+                }
+            }
+        )
+        stop = "tool_use"
+    elif answer.text:
+        content.append({"text": answer.text})
+    return {
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": stop,
+        "usage": _usage(answer, "inputTokens", "outputTokens", "totalTokens"),
+        "metrics": {"latencyMs": int(answer.delay_s * 1000)},
+    }
+
+
+def _tool_input(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _chat_completion_body(parsed: _Parsed, answer: _Answer) -> dict[str, Any]:
+    content = answer.text
+    if answer.reasoning:
+        content = f"<reasoning>{answer.reasoning}</reasoning>{content}"
+    finish = "length" if answer.stop_reason == "max_tokens" else "stop"
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": parsed.model_id,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish,
+            }
+        ],
+        "usage": _usage(answer, "prompt_tokens", "completion_tokens", "total_tokens"),
+    }
+
+
+def _anthropic_body(parsed: _Parsed, answer: _Answer) -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": parsed.model_id,
+        "content": [{"type": "text", "text": answer.text}],
+        "stop_reason": answer.stop_reason,
+        "usage": {"input_tokens": answer.input_tokens, "output_tokens": answer.output_tokens},
+    }
+
+
+def _usage(answer: _Answer, in_key: str, out_key: str, total_key: str) -> dict[str, int]:
+    return {
+        in_key: answer.input_tokens,
+        out_key: answer.output_tokens,
+        total_key: answer.input_tokens + answer.output_tokens,
+    }
+
+
+# ---------------------------------------------------------------------- errors
+def _check_kind(kind: str) -> None:
+    base = kind.removeprefix("always_")
+    if base in ERROR_KINDS or base in MUTATION_KINDS:
+        return
+    if base.startswith("sleep:"):
+        float(base.removeprefix("sleep:"))
+        return
+    raise ValueError(
+        f"unknown failure kind {kind!r}; known: {sorted(ERROR_KINDS)} + "
+        f"{sorted(MUTATION_KINDS)} + 'sleep:<seconds>', optionally prefixed 'always_'"
+    )
+
+
+def _script_kinds(fail_records: Mapping[str, str | Sequence[str]]) -> list[str]:
+    kinds: list[str] = []
+    for value in fail_records.values():
+        kinds.extend([value] if isinstance(value, str) else value)
+    return kinds
+
+
+def _compile_scripts(fail_records: Mapping[str, str | Sequence[str]]) -> dict[str, deque[str]]:
+    return {
+        record: deque([value] if isinstance(value, str) else value)
+        for record, value in fail_records.items()
+    }
+
+
+def _error_reply(kind: str, message: str | None = None) -> _Reply:
+    status, code, default_message = ERROR_KINDS[kind]
+    headers = _json_headers()
+    headers["x-amzn-ErrorType"] = code + _ERROR_TYPE_SUFFIX
+    body = json.dumps({"message": message or default_message}).encode("utf-8")
+    return _Reply(status, body, headers)
+
+
+def _json_headers() -> dict[str, str]:
+    return {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+
+
+# ---------------------------------------------------------------------- HTTP
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that time out close their socket; that is expected here, not an error."""
+        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
+def _make_handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+        timeout = 60
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            match = _ROUTE.match(self.path.split("?", 1)[0])
+            if match is None:
+                self._send(_unknown_operation(self.path))
+                return
+            fake.enter_request()
+            try:
+                reply = fake.serve(match["op"], unquote(match["model"]), raw)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                self._send(reply)
+            finally:
+                fake.leave_request()
+
+        def _send(self, reply: _Reply) -> None:
+            try:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            """Silent: thousands of benchmark requests must not flood the test output."""
+
+    return Handler
+
+
+def _unknown_operation(path: str) -> _Reply:
+    headers = _json_headers()
+    headers["x-amzn-ErrorType"] = "UnknownOperationException"
+    body = json.dumps({"message": f"fake Bedrock does not serve {path}"}).encode("utf-8")
+    return _Reply(404, body, headers)
+
+
+# ---------------------------------------------------------------------- pytest
+_AWS_TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+_AWS_UNSET = (
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_RETRY_MODE",
+    "AWS_MAX_ATTEMPTS",
+)
+
+
+@pytest.fixture(autouse=True)
+def aws_test_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and no user AWS config: tests must never reach a real account, and a
+    developer's ``AWS_RETRY_MODE``, profile or bearer token must not change what botocore
+    sends or how it retries."""
+    for name, value in _AWS_TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+    for name in _AWS_UNSET:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+
+
+@pytest.fixture
+def fake_bedrock() -> Iterator[FakeBedrock]:
+    """A started fake Bedrock Runtime server, stopped after the test."""
+    with FakeBedrock() as server:
+        yield server
