@@ -1,0 +1,106 @@
+"""``ParquetIOManager``: one Parquet file per hourly partition, locally or on S3.
+
+For asset ``pass1`` and partition ``2025-12-10-19:00`` it stores
+``{root}/pass1/year=2025/month=12/day=10/hour=19/part-00000.parquet``; for the external
+``silver`` asset it reads whatever Spark wrote in ``{root}/silver/year=…/hour=19/``. The
+dataset name is the asset key path joined with ``/`` (``pass1``, ``silver_ai``, …).
+
+Why a plain ``ConfigurableIOManager`` and not ``UPathIOManager``: all the work (Spark part
+files, atomic single-file writes, schema unification) lives in ``storage.parquet``, which the
+engine and CLI use without Dagster; this class only maps a Dagster context to
+(dataset, partition key). ``UPathIOManager`` would add an fsspec/s3fs path (s3fs is not a
+dependency, and UPath ≥ 0.3 breaks its ``storage_options``, dagster#32637) and a
+one-file-per-partition naming we would override anyway.
+
+Partitioned assets only, one partition per output: a single-run backfill over a range
+would have to write many folders from one object, so it is refused with a clear error
+(use ``BackfillPolicy.multi_run(1)``). An input spanning several partitions is returned as
+``dict[partition_key, pyarrow.Table]``, as ``UPathIOManager`` does.
+
+Output metadata: ``path`` (the file's URI), ``rows``, ``bytes``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import pyarrow as pa
+from dagster import (
+    AssetKey,
+    ConfigurableIOManager,
+    InputContext,
+    MetadataValue,
+    OutputContext,
+)
+from pydantic import Field
+
+from enrichment_dagster.storage.filesystem import DEFAULT_STORAGE_URI, StorageRoot
+from enrichment_dagster.storage.parquet import read_partition, write_partition
+
+
+class ParquetIOManager(ConfigurableIOManager):
+    """Stores ``pyarrow.Table`` outputs as hourly Hive-style Parquet partitions."""
+
+    storage_uri: str = Field(
+        default=DEFAULT_STORAGE_URI,
+        description="Storage root: a local folder or s3://bucket/prefix.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint override (moto, MinIO); falls back to S3_ENDPOINT_URL.",
+    )
+
+    @cached_property
+    def storage_root(self) -> StorageRoot:
+        """Built once per resource instance: the pyarrow/boto3 clients are reusable."""
+        return StorageRoot(self.storage_uri, endpoint_url=self.s3_endpoint_url)
+
+    def handle_output(self, context: OutputContext, obj: pa.Table) -> None:
+        dataset = _dataset_name(context.asset_key if context.has_asset_key else None)
+        partition_key = _output_partition_key(context, dataset)
+        if not isinstance(obj, pa.Table):
+            raise TypeError(
+                f"ParquetIOManager stores pyarrow.Table outputs; asset {dataset!r} returned "
+                f"{type(obj).__name__}"
+            )
+        written = write_partition(self.storage_root, dataset, partition_key, obj)
+        context.add_output_metadata(
+            {
+                "path": MetadataValue.path(written.uri),
+                "rows": MetadataValue.int(written.rows),
+                "bytes": MetadataValue.int(written.bytes),
+            }
+        )
+
+    def load_input(self, context: InputContext) -> pa.Table | dict[str, pa.Table]:
+        dataset = _dataset_name(context.asset_key if context.has_asset_key else None)
+        if not context.has_asset_partitions:
+            raise _unpartitioned_error(dataset)
+        keys = list(context.asset_partition_keys)
+        if len(keys) == 1:
+            return read_partition(self.storage_root, dataset, keys[0])
+        return {key: read_partition(self.storage_root, dataset, key) for key in keys}
+
+
+def _dataset_name(asset_key: AssetKey | None) -> str:
+    if asset_key is None:
+        raise ValueError("ParquetIOManager only handles assets (no asset key on this output)")
+    return "/".join(asset_key.path)
+
+
+def _unpartitioned_error(dataset: str) -> ValueError:
+    return ValueError(
+        f"ParquetIOManager only handles hourly-partitioned assets; {dataset!r} is not partitioned"
+    )
+
+
+def _output_partition_key(context: OutputContext, dataset: str) -> str:
+    if not context.has_asset_partitions:
+        raise _unpartitioned_error(dataset)
+    keys = list(context.asset_partition_keys)
+    if len(keys) != 1:
+        raise ValueError(
+            f"ParquetIOManager writes one partition per output, but {dataset!r} got "
+            f"{len(keys)} partitions in one run; use BackfillPolicy.multi_run(1)"
+        )
+    return keys[0]
