@@ -146,3 +146,12 @@ def test_prompt_report_meets_the_size_target(shared_data: Path, capsys) -> None:
         "median_tokens_est",
     }
     assert "silver_ai_reference" in report["earlier_pass_source"]
+
+
+def test_prompt_report_on_the_sample_with_heuristic_context(capsys) -> None:
+    sample = Path(__file__).resolve().parents[2] / "enrichment_dagster" / "sample_data" / "silver"
+    assert main(["prompt-report", str(sample), "--json", "--heuristic-context"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["records"] == 45
+    assert report["earlier_pass_source"] == "the offline heuristic backend"
+    assert report["prompts_with_shortened_description"] == 3  # the 300 KB posting, in each pass
