@@ -1,0 +1,208 @@
+"""Content-addressed answers and the attempts ledger, both in the :class:`CacheStore`.
+
+The key of an answer is the sha256 of everything that determines it: pass, backend, model,
+prompt version, schema version and the hash of the model input. The model input hash leaves out
+the ``RECORD_ID:`` line of the prompt (the renderer puts it there for routing and tests):
+two postings with identical content get identical answers, so duplicates inside a batch,
+across partitions and across runs are paid for once. A prompt or contract change changes
+the key, so stale answers are never reused (fault 10 of the old system).
+
+Only complete answers are stored. Failures are not, so a re-run retries exactly them; their
+count per key is kept in a small ledger (``<key>.attempts.json`` beside the answer) so that
+a record that fails every time stops being paid for after ``max_attempts_per_record`` runs.
+The ledger is best effort: two runs racing on the same key may undercount by one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
+from enrichment_dagster.llm.types import Message
+from enrichment_dagster.storage.cache_store import CacheStore
+
+log = logging.getLogger(__name__)
+
+PAYLOAD_FORMAT = 1
+LEDGER_SUFFIX = ".attempts.json"
+_RECORD_ID_LINE = re.compile(r"^RECORD_ID:[^\n]*$", re.MULTILINE)
+
+
+def content_hash(messages: tuple[Message, ...]) -> str:
+    """sha256 of the model input without its ``RECORD_ID:`` line (see module docstring)."""
+    digest = hashlib.sha256()
+    for message in messages:
+        digest.update(message.role.encode())
+        digest.update(b"\x00")
+        digest.update(_RECORD_ID_LINE.sub("RECORD_ID: -", message.content).encode())
+        digest.update(b"\x01")
+    return digest.hexdigest()
+
+
+def answer_key(
+    pass_number: int, backend_name: str, model_id: str, prompt_version: str, input_hash: str
+) -> str:
+    """The cache key of an answer: a hex digest, as CacheStore requires.
+
+    The backend's name is part of it: a heuristic or replayed answer must never be served
+    later as if the configured Bedrock model had given it.
+    """
+    material = json.dumps(
+        ["answer", pass_number, backend_name, model_id, prompt_version, SCHEMA_VERSION,
+         input_hash]
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    """A complete answer as stored: the contract *before* grounding adjustments (grounding
+    is re-applied on every read, so a change of that policy never needs a new call)."""
+
+    pass_number: int
+    model_id: str
+    prompt_version: str
+    schema_version: str
+    input_hash: str
+    raw_text: str
+    output: Contract
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    attempts: int
+    calls: int
+    latency_s: float
+    stop_reason: str | None
+    issue_counts: dict[str, int] = field(default_factory=dict)
+    created_at: str = ""
+
+    def to_bytes(self) -> bytes:
+        payload = {
+            "format": PAYLOAD_FORMAT,
+            "pass_number": self.pass_number,
+            "model_id": self.model_id,
+            "prompt_version": self.prompt_version,
+            "schema_version": self.schema_version,
+            "input_hash": self.input_hash,
+            "raw_text": self.raw_text,
+            "output": self.output.model_dump(mode="json"),
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "attempts": self.attempts,
+            "calls": self.calls,
+            "latency_s": self.latency_s,
+            "stop_reason": self.stop_reason,
+            "issue_counts": self.issue_counts,
+            "created_at": self.created_at or _now(),
+        }
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CachedAnswer:
+        """Decode a payload; ValueError (or a pydantic ValidationError) when it is unusable."""
+        payload: dict[str, Any] = json.loads(data)
+        if payload.get("format") != PAYLOAD_FORMAT:
+            raise ValueError(f"unknown cache payload format {payload.get('format')!r}")
+        pass_number = int(payload["pass_number"])
+        output = PASS_MODELS[pass_number].model_validate(payload["output"])
+        return cls(
+            pass_number=pass_number,
+            model_id=str(payload["model_id"]),
+            prompt_version=str(payload["prompt_version"]),
+            schema_version=str(payload["schema_version"]),
+            input_hash=str(payload["input_hash"]),
+            raw_text=str(payload["raw_text"]),
+            output=output,
+            input_tokens=int(payload["input_tokens"]),
+            output_tokens=int(payload["output_tokens"]),
+            cost_usd=float(payload["cost_usd"]),
+            attempts=int(payload.get("attempts", 1)),
+            calls=int(payload.get("calls", 1)),
+            latency_s=float(payload.get("latency_s", 0.0)),
+            stop_reason=payload.get("stop_reason"),
+            issue_counts={str(k): int(v) for k, v in (payload.get("issue_counts") or {}).items()},
+            created_at=str(payload.get("created_at", "")),
+        )
+
+
+def read_answer(cache: CacheStore, key: str) -> CachedAnswer | None:
+    """The stored answer, or None on a miss or an unreadable payload.
+
+    Raises whatever the store raises when it cannot be read at all (the caller must not
+    send the record then: the answer may well be there).
+    """
+    data = cache.get(key)
+    if data is None:
+        return None
+    try:
+        return CachedAnswer.from_bytes(data)
+    except Exception as exc:  # a corrupt or outdated payload is a miss, not a crash
+        log.warning("ignoring unreadable cache entry %s: %s", cache.uri(key), exc)
+        return None
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """Failed runs of one answer key, and the last failure (its raw text is kept so a
+    permanently failed record still carries what the model said)."""
+
+    failed_runs: int = 0
+    last_error_class: str | None = None
+    last_error: str | None = None
+    last_raw_text: str | None = None
+    updated_at: str = ""
+
+
+class AttemptsLedger:
+    """``<key>.attempts.json`` files beside the answers; every operation is best effort."""
+
+    def __init__(self, cache: CacheStore) -> None:
+        self.store = CacheStore(cache.root, suffix=LEDGER_SUFFIX)
+
+    def read(self, key: str) -> LedgerEntry:
+        try:
+            data = self.store.get(key)
+            if data is None:
+                return LedgerEntry()
+            payload = json.loads(data)
+            return LedgerEntry(
+                failed_runs=int(payload.get("failed_runs", 0)),
+                last_error_class=payload.get("last_error_class"),
+                last_error=payload.get("last_error"),
+                last_raw_text=payload.get("last_raw_text"),
+                updated_at=str(payload.get("updated_at", "")),
+            )
+        except Exception as exc:
+            log.warning("attempts ledger for %s unreadable, counting from 0: %s", key, exc)
+            return LedgerEntry()
+
+    def record_failure(
+        self, key: str, previous: LedgerEntry, error_class: str | None, error: str | None,
+        raw_text: str | None,
+    ) -> None:
+        entry = {
+            "failed_runs": previous.failed_runs + 1,
+            "last_error_class": error_class,
+            "last_error": error,
+            "last_raw_text": raw_text if raw_text is not None else previous.last_raw_text,
+            "updated_at": _now(),
+        }
+        try:
+            self.store.put(key, json.dumps(entry, ensure_ascii=False).encode("utf-8"))
+        except Exception as exc:
+            log.warning("could not update the attempts ledger for %s: %s", key, exc)
+
+    def reset(self, key: str) -> None:
+        """Forget the failures of ``key`` (lets a permanently failed record be tried again)."""
+        self.store.root.delete(self.store.path(key))
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,71 @@
+"""Turn input records into rendered prompts with cache keys, and group identical ones.
+
+Rendering is cheap and local: a record that cannot be rendered fails alone, and a record
+whose answer key is already being asked for joins that group instead of being sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.engine.cache import answer_key, content_hash
+from enrichment_dagster.engine.results import PassContext
+from enrichment_dagster.prompts.render import PromptBudget, RenderedPrompt, render_prompt
+
+
+@dataclass(frozen=True)
+class PreparedRecord:
+    index: int
+    record: SilverRecord
+    context: PassContext
+    rendered: RenderedPrompt
+    #: Hash of the model input without the record id (see engine.cache.content_hash).
+    input_hash: str
+    key: str
+
+
+@dataclass
+class Group:
+    """Records with the same answer key: the first (the leader) is sent, the rest copy it."""
+
+    key: str
+    members: list[PreparedRecord]
+
+    @property
+    def leader(self) -> PreparedRecord:
+        return self.members[0]
+
+
+def missing_upstream(
+    pass_number: int, record_id: str, previous: Mapping[str, PassContext] | None
+) -> str | None:
+    """Why a pass-2/3 record cannot run yet, or None when its context is there."""
+    if pass_number == 1:
+        return None
+    context = (previous or {}).get(record_id)
+    if context is None or context.pass1 is None:
+        return f"pass {pass_number} needs the pass-1 output of record {record_id}; it has none"
+    if pass_number == 3 and context.pass2 is None:
+        return f"pass 3 needs the pass-2 output of record {record_id}; it has none"
+    return None
+
+
+def prepare_record(
+    index: int,
+    record: SilverRecord,
+    pass_number: int,
+    backend_name: str,
+    model_id: str,
+    context: PassContext | None,
+    budget: PromptBudget,
+) -> PreparedRecord:
+    """Render the prompt of one record and derive its answer key."""
+    context = context or PassContext()
+    rendered = render_prompt(
+        pass_number, record, pass1=context.pass1, pass2=context.pass2, budget=budget
+    )
+    input_hash = content_hash(rendered.messages)
+    key = answer_key(pass_number, backend_name, model_id, rendered.prompt_version, input_hash)
+    return PreparedRecord(index, record, context, rendered, input_hash, key)

@@ -1,0 +1,474 @@
+"""``run_pass``: one pass over a batch of records, one result per record, in input order.
+
+Per group of identical model inputs (usually one record), in this order:
+
+1. cache hit           -> the stored answer, 0 calls, cost 0 for this run;
+2. attempts ledger     -> ``permanently_failed`` after ``max_attempts_per_record`` failed
+                          runs (the last raw text is re-parsed for free, partial fields kept);
+3. dry run             -> estimates only (``dry_run``);
+4. budget              -> ``budget_exceeded`` once the batch's cap is reached;
+5. the conversation    -> calls with retries, truncation retry and re-ask (engine.calls);
+6. bookkeeping         -> complete answers are cached; other outcomes in which the model
+                          was asked count one failed run in the ledger (throttles and
+                          configuration errors excepted: they say nothing about the record).
+
+Whatever goes wrong inside a worker becomes that record's ``internal`` error: a batch never
+fails because of one record. Only settings that would fail every record (an invalid
+config, a model without a price) raise, and they do so before any call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+from enrichment_dagster.contracts.passes import SCHEMA_VERSION
+from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.engine.budget import BudgetGuard
+from enrichment_dagster.engine.cache import (
+    AttemptsLedger,
+    CachedAnswer,
+    LedgerEntry,
+    read_answer,
+)
+from enrichment_dagster.engine.calls import Answer, CallEnv, Price, obtain_answer
+from enrichment_dagster.engine.config import EngineConfig
+from enrichment_dagster.engine.grounding import GroundingCounts, apply_grounding
+from enrichment_dagster.engine.prepare import (
+    Group,
+    PreparedRecord,
+    missing_upstream,
+    prepare_record,
+)
+from enrichment_dagster.engine.ratelimit import Pacer
+from enrichment_dagster.engine.results import (
+    BUDGET_EXCEEDED,
+    CACHE_ERROR,
+    DRY_RUN,
+    INTERNAL,
+    PERMANENTLY_FAILED,
+    UPSTREAM_FAILED,
+    BatchSummary,
+    PassContext,
+    RecordResult,
+)
+from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
+from enrichment_dagster.llm.prices import get_model, is_known_model
+from enrichment_dagster.llm.types import ConfigurationError, LLMBackend
+from enrichment_dagster.prompts.render import PromptBudget, output_schema
+from enrichment_dagster.storage.cache_store import CacheStore
+
+log = logging.getLogger(__name__)
+
+#: Failures that do not count against a record in the attempts ledger.
+NOT_THE_RECORDS_FAULT = frozenset({"throttled", "configuration"})
+FALLBACK_OUTPUT_TOKENS = 8192
+
+
+def run_pass(
+    records: Sequence[SilverRecord],
+    pass_number: int,
+    backend: LLMBackend,
+    config: EngineConfig | None = None,
+    cache: CacheStore | None = None,
+    previous: Mapping[str, PassContext] | None = None,
+    *,
+    pacer: Pacer | None = None,
+) -> list[RecordResult]:
+    """Run pass ``pass_number`` over ``records``; exactly one result per record, in order.
+
+    ``previous`` maps record id -> earlier passes' outputs (needed by passes 2 and 3).
+    ``pacer`` may be shared between calls that draw on one account quota; by default each
+    batch gets its own, built from ``config``.
+    Raises ConfigurationError (before any call) for an invalid config or an unknown model.
+    """
+    config = config or EngineConfig()
+    if pass_number not in (1, 2, 3):
+        raise ConfigurationError(f"pass_number must be 1, 2 or 3, got {pass_number!r}")
+    config.validate()
+    model_id = config.model_for(pass_number)
+    env = _make_env(backend, pass_number, model_id, config, resolve_price(backend, model_id), pacer)
+    preparer = _Preparer(
+        pass_number, str(getattr(backend, "name", type(backend).__name__)), model_id, config,
+        previous or {},
+    )
+    results: list[RecordResult | None] = [None] * len(records)
+    _dispatch(records, preparer, _GroupRunner(env, cache), results)
+    final = [
+        result if result is not None else _internal(records[i], i, pass_number, "no result")
+        for i, result in enumerate(results)
+    ]
+    log.info("pass %d batch done: %s", pass_number, BatchSummary.from_results(final).to_dict())
+    return final
+
+
+def _dispatch(
+    records: Sequence[SilverRecord],
+    preparer: _Preparer,
+    runner: _GroupRunner,
+    results: list[RecordResult | None],
+) -> None:
+    """Render every record, send one leader per answer key, then copy each leader's result
+    to its duplicates. Rendering first (about 0.3 ms a record) keeps the main thread off the
+    GIL while the workers run; dispatching while rendering was measured slower."""
+    groups: dict[str, Group] = {}
+    for index, record in enumerate(records):
+        item = preparer.prepare(index, record)
+        if isinstance(item, RecordResult):
+            results[index] = item
+        elif item.key in groups:
+            groups[item.key].members.append(item)
+        else:
+            groups[item.key] = Group(item.key, [item])
+    if not groups:
+        return
+    workers = min(runner.env.config.concurrency, len(groups))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="enrich") as pool:
+        leaders = pool.map(runner.run_leader_safely, [g.leader for g in groups.values()])
+        for group, leader in zip(groups.values(), leaders, strict=True):
+            for member, result in zip(group.members, runner.fan_out(group, leader), strict=True):
+                results[member.index] = result
+
+
+def resolve_price(backend: LLMBackend, model_id: str) -> Price:
+    """The per-call price of ``model_id``; ConfigurationError when it has none.
+
+    A backend may price its own calls with ``cost_usd(model_id, input, output)`` (the
+    OpenAI-compatible backend bills self-hosted models at 0); otherwise the model must be
+    in the price table, so an unknown or misspelt model fails here, before any call.
+    """
+    backend_price = getattr(backend, "cost_usd", None)
+    if callable(backend_price):
+        return lambda tokens_in, tokens_out: float(backend_price(model_id, tokens_in, tokens_out))
+    spec = get_model(model_id)
+    return lambda tokens_in, tokens_out: spec.cost_usd(tokens_in, tokens_out)
+
+
+def _make_env(
+    backend: LLMBackend,
+    pass_number: int,
+    model_id: str,
+    config: EngineConfig,
+    price: Price,
+    pacer: Pacer | None,
+) -> CallEnv:
+    model_default = (
+        get_model(model_id).default_max_output_tokens
+        if is_known_model(model_id)
+        else FALLBACK_OUTPUT_TOKENS
+    )
+    first_budget = config.output_budget(pass_number, model_default)
+    return CallEnv(
+        backend=backend,
+        pass_number=pass_number,
+        model_id=model_id,
+        config=config,
+        pacer=pacer or Pacer(config.requests_per_minute, config.tokens_per_minute),
+        budget=BudgetGuard(config.budget_usd),
+        price=price,
+        first_budget=first_budget,
+        retry_budget=max(config.retry_output_budget(pass_number, first_budget), first_budget),
+        output_schema=output_schema(pass_number),
+    )
+
+
+@dataclass(frozen=True)
+class _Preparer:
+    """Renders one record at a time; a record that cannot run gets its result instead."""
+
+    pass_number: int
+    backend_name: str
+    model_id: str
+    config: EngineConfig
+    previous: Mapping[str, PassContext]
+
+    def prepare(self, index: int, record: SilverRecord) -> PreparedRecord | RecordResult:
+        try:
+            record_id = record.job_posting_id
+            if self.config.require_previous_passes:
+                reason = missing_upstream(self.pass_number, record_id, self.previous)
+                if reason is not None:
+                    return RecordResult(
+                        record_id, self.pass_number, False, error_class=UPSTREAM_FAILED,
+                        error_message=reason, model_id=self.model_id,
+                    )
+            return prepare_record(
+                index, record, self.pass_number, self.backend_name, self.model_id,
+                self.previous.get(record_id),
+                PromptBudget(max_input_tokens=self.config.max_input_tokens),
+            )
+        except Exception as exc:  # one unrenderable record must not stop the batch
+            log.exception("pass %d: record #%d could not be prepared", self.pass_number, index)
+            return _internal(record, index, self.pass_number, f"prepare: {exc!r}")
+
+
+@dataclass(frozen=True)
+class _Estimate:
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class _GroupRunner:
+    """Runs one group of identical inputs on a worker thread."""
+
+    def __init__(self, env: CallEnv, cache: CacheStore | None) -> None:
+        self.env = env
+        self.cache = cache
+        self.ledger = AttemptsLedger(cache) if cache is not None else None
+
+    def run_leader_safely(self, item: PreparedRecord) -> RecordResult:
+        """The leader's result; any exception becomes its ``internal`` error."""
+        try:
+            return self._run_leader(item)
+        except Exception as exc:  # never a crashed batch: the group's records carry it
+            log.exception("pass %d: internal error on record %s", self.env.pass_number,
+                          item.record.job_posting_id)
+            return _internal(item.record, item.index, self.env.pass_number, repr(exc))
+
+    # ------------------------------------------------------------------ leader
+    def _run_leader(self, item: PreparedRecord) -> RecordResult:
+        estimate = self._estimate(item)
+        base = self._base(item, estimate)
+        try:
+            cached = read_answer(self.cache, item.key) if self.cache is not None else None
+        except Exception as exc:  # sending now could pay for an answer we already own
+            return self._not_sent(base, CACHE_ERROR, f"cache unreadable, not sent: {exc!r}")
+        if cached is not None:
+            return self._from_cache(item, base, cached)
+        entry = self.ledger.read(item.key) if self.ledger is not None else LedgerEntry()
+        base = replace(base, prior_failed_runs=entry.failed_runs)
+        refusal = self._refusal(item, base, entry)
+        if refusal is not None:
+            return refusal
+        return self._ask(item, base, entry, estimate)
+
+    def _refusal(
+        self, item: PreparedRecord, base: RecordResult, entry: LedgerEntry
+    ) -> RecordResult | None:
+        """The result of a record that must not be sent, or None when it may be."""
+        config = self.env.config
+        if entry.failed_runs >= config.max_attempts_per_record and not config.ignore_attempts_ledger:
+            return self._permanently_failed(item, base, entry)
+        if config.dry_run:
+            return self._not_sent(base, DRY_RUN, "dry run: estimated only, not sent")
+        if self.env.abort.tripped:
+            return self._not_sent(base, "configuration", self.env.abort.message)
+        return None
+
+    def _ask(
+        self, item: PreparedRecord, base: RecordResult, entry: LedgerEntry, estimate: _Estimate
+    ) -> RecordResult:
+        budget = self.env.budget
+        if not budget.admit(estimate.cost_usd):
+            return self._not_sent(
+                base, BUDGET_EXCEEDED,
+                f"batch budget of ${budget.cap_usd} reached (${budget.spent_usd:.6f} spent); "
+                "not sent",
+            )
+        try:
+            answer = obtain_answer(self.env, item)
+        finally:
+            budget.release(estimate.cost_usd)
+        return self._from_answer(item, base, answer, entry)
+
+    def _estimate(self, item: PreparedRecord) -> _Estimate:
+        tokens_in = item.rendered.estimated_input_tokens
+        tokens_out = self.env.config.estimated_output(self.env.pass_number)
+        return _Estimate(tokens_in, tokens_out, self.env.price(tokens_in, tokens_out))
+
+    def _base(self, item: PreparedRecord, estimate: _Estimate) -> RecordResult:
+        return RecordResult(
+            record_id=item.record.job_posting_id,
+            pass_number=self.env.pass_number,
+            success=False,
+            model_id=self.env.model_id,
+            prompt_version=item.rendered.prompt_version,
+            schema_version=SCHEMA_VERSION,
+            cache_key=item.key,
+            input_hash=item.input_hash,
+            description_shortened=item.rendered.description_shortened,
+            estimated_input_tokens=estimate.input_tokens,
+            estimated_output_tokens=estimate.output_tokens,
+            estimated_cost_usd=estimate.cost_usd,
+        )
+
+    @staticmethod
+    def _not_sent(base: RecordResult, error_class: str, message: str) -> RecordResult:
+        return replace(base, error_class=error_class, error_message=message)
+
+    def _from_cache(
+        self, item: PreparedRecord, base: RecordResult, cached: CachedAnswer
+    ) -> RecordResult:
+        free = {"estimated_input_tokens": 0, "estimated_output_tokens": 0,
+                "estimated_cost_usd": 0.0}
+        if self.env.config.dry_run:
+            return replace(base, cache_hit=True, error_class=DRY_RUN,
+                           error_message="dry run: answer cached, would cost nothing", **free)
+        return replace(
+            base,
+            success=True,
+            output=cached.output,
+            model_id=cached.model_id or base.model_id,
+            cache_hit=True,
+            original_cost_usd=cached.cost_usd,
+            stop_reason=cached.stop_reason,
+            **free,
+            **_issue_fields(cached.issue_counts),
+            **_grounding_fields(self._ground(item, cached.output)),
+        )
+
+    def _permanently_failed(
+        self, item: PreparedRecord, base: RecordResult, entry: LedgerEntry
+    ) -> RecordResult:
+        salvaged = (
+            parse_answer(entry.last_raw_text, self.env.pass_number)
+            if entry.last_raw_text
+            else None
+        )
+        output = salvaged.output if salvaged is not None else None
+        message = (
+            f"failed {entry.failed_runs} earlier run(s) (last: {entry.last_error_class}: "
+            f"{entry.last_error}); not sent again. Reset its attempts ledger entry or set "
+            "ignore_attempts_ledger to try again."
+        )
+        return replace(
+            base,
+            partial=output is not None,
+            output=output,
+            error_class=PERMANENTLY_FAILED,
+            error_message=message,
+            raw_text_of_failure=entry.last_raw_text,
+            estimated_input_tokens=0,
+            estimated_output_tokens=0,
+            estimated_cost_usd=0.0,
+            **_parsed_issue_fields(salvaged),
+            **_grounding_fields(self._ground(item, output)),
+        )
+
+    def _from_answer(
+        self, item: PreparedRecord, base: RecordResult, answer: Answer, entry: LedgerEntry
+    ) -> RecordResult:
+        tally, parsed = answer.tally, answer.parsed
+        success = answer.complete
+        output = parsed.output if parsed is not None else None
+        stored = self._store(item, answer) if success else False
+        if not success and tally.calls > 0 and answer.error_class not in NOT_THE_RECORDS_FAULT:
+            if self.ledger is not None:
+                self.ledger.record_failure(
+                    item.key, entry, answer.error_class, answer.error_message, answer.text
+                )
+        return replace(
+            base,
+            success=success,
+            partial=not success and output is not None,
+            output=output,
+            model_id=answer.model_id or base.model_id,
+            error_class=None if success else answer.error_class,
+            error_message=None if success else answer.error_message,
+            attempts=tally.attempts,
+            calls=tally.calls,
+            input_tokens=tally.input_tokens,
+            output_tokens=tally.output_tokens,
+            cost_usd=tally.cost_usd,
+            original_cost_usd=tally.cost_usd,
+            latency_s=tally.latency_s,
+            stop_reason=answer.stop_reason,
+            truncation_retried=answer.truncation_retried,
+            reasked=answer.reasked,
+            raw_text_of_failure=None if success else answer.text,
+            cache_stored=stored,
+            **_parsed_issue_fields(parsed),
+            **_grounding_fields(self._ground(item, output)),
+        )
+
+    def _store(self, item: PreparedRecord, answer: Answer) -> bool:
+        """Cache a complete answer (before grounding changes it); False if not stored."""
+        if self.cache is None or answer.parsed is None or answer.parsed.output is None:
+            return False
+        cached = CachedAnswer(
+            pass_number=self.env.pass_number,
+            model_id=answer.model_id or self.env.model_id,
+            prompt_version=item.rendered.prompt_version,
+            schema_version=SCHEMA_VERSION,
+            input_hash=item.input_hash,
+            raw_text=answer.text or "",
+            output=answer.parsed.output,
+            input_tokens=answer.tally.input_tokens,
+            output_tokens=answer.tally.output_tokens,
+            cost_usd=answer.tally.cost_usd,
+            attempts=answer.tally.attempts,
+            calls=answer.tally.calls,
+            latency_s=answer.tally.latency_s,
+            stop_reason=answer.stop_reason,
+            issue_counts=answer.parsed.report.counts,
+        )
+        try:
+            self.cache.put(item.key, cached.to_bytes())
+        except Exception as exc:  # the answer is still returned: only reuse is lost
+            log.error("could not cache the answer of record %s: %r",
+                      item.record.job_posting_id, exc)
+            return False
+        return True
+
+    def _ground(self, item: PreparedRecord, output: Any) -> GroundingCounts:
+        return apply_grounding(
+            self.env.pass_number, output, item.record.description,
+            self.env.config.ungrounded_confidence_factor,
+        )
+
+    # ------------------------------------------------------------------ copies
+    @staticmethod
+    def fan_out(group: Group, leader: RecordResult) -> list[RecordResult]:
+        """The leader's result, plus a free copy for every duplicate of it."""
+        copies = [leader]
+        for member in group.members[1:]:
+            copies.append(
+                replace(
+                    leader,
+                    record_id=member.record.job_posting_id,
+                    deduplicated=True,
+                    attempts=0,
+                    calls=0,
+                    input_tokens=0,
+                    output_tokens=0,
+                    cost_usd=0.0,
+                    latency_s=0.0,
+                    estimated_input_tokens=0,
+                    estimated_output_tokens=0,
+                    estimated_cost_usd=0.0,
+                    cache_stored=False,
+                )
+            )
+        return copies
+
+
+def _issue_fields(counts: Mapping[str, int]) -> dict[str, Any]:
+    return {
+        "issue_counts": dict(counts),
+        "coerced_fields": int(counts.get("coerced", 0)),
+        "nulled_fields": int(counts.get("nulled", 0)),
+    }
+
+
+def _parsed_issue_fields(parsed: ParsedAnswer | None) -> dict[str, Any]:
+    return _issue_fields(parsed.report.counts if parsed is not None else {})
+
+
+def _grounding_fields(counts: GroundingCounts) -> dict[str, int]:
+    return {
+        "evidence_checked": counts.checked,
+        "evidence_grounded": counts.grounded,
+        "confidence_downgraded": counts.downgraded,
+    }
+
+
+def _internal(record: Any, index: int, pass_number: int, message: str) -> RecordResult:
+    record_id = getattr(record, "job_posting_id", None) or f"#{index}"
+    return RecordResult(
+        str(record_id), pass_number, False, error_class=INTERNAL, error_message=message
+    )
+

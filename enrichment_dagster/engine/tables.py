@@ -1,0 +1,234 @@
+"""From Silver rows to engine inputs, and from engine results to the stored tables.
+
+Plain Python (no Dagster) so the assets stay thin and this logic is tested alone. The
+rule it enforces: every Silver record with a usable id appears in every output exactly
+once, whatever happened to it; rows that cannot be keyed are counted and reported, never
+dropped silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from statistics import mean
+from typing import Any
+
+import pyarrow as pa
+
+from enrichment_dagster.contracts import vocab
+from enrichment_dagster.contracts.columns import empty_row, flatten_pass, pass_columns
+from enrichment_dagster.contracts.output import pass_table_schema, silver_ai_schema
+from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
+from enrichment_dagster.contracts.silver import SilverRecord, conform_silver
+from enrichment_dagster.engine.results import NOT_SENT, RecordResult
+
+LOW_CONFIDENCE = 0.5
+
+
+@dataclass
+class SilverBatch:
+    """A Silver partition ready for the engine: one validated record per distinct id."""
+
+    table: pa.Table  # conformed to SILVER_SCHEMA, same rows and order as ``records``
+    records: list[SilverRecord]
+    duplicate_ids: list[str] = field(default_factory=list)
+    invalid_rows: list[str] = field(default_factory=list)  # "row N: reason"
+
+
+def prepare_silver(raw: pa.Table) -> SilverBatch:
+    """Conform a Silver partition and keep the first row of each ``job_posting_id``.
+
+    A duplicate id is the same posting scraped twice; enriching it twice would pay twice
+    and break the uniqueness of silver_ai's key. Rows without a usable id (null id,
+    undecodable text) cannot be keyed and are reported in ``invalid_rows``.
+    """
+    ids = raw.column("job_posting_id").to_pylist() if "job_posting_id" in raw.column_names else []
+    if not ids and raw.num_rows:
+        raise ValueError("Silver partition has no job_posting_id column")
+    keep: list[int] = []
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    invalid: list[str] = []
+    records: list[SilverRecord] = []
+    for index in range(raw.num_rows):
+        try:
+            row = raw.slice(index, 1).to_pylist()[0]
+            record = SilverRecord.model_validate(row)
+        except Exception as exc:  # one bad row never fails the partition
+            invalid.append(f"row {index}: {type(exc).__name__}: {str(exc)[:200]}")
+            continue
+        if record.job_posting_id in seen:
+            duplicates.append(record.job_posting_id)
+            continue
+        seen.add(record.job_posting_id)
+        keep.append(index)
+        records.append(record)
+    kept = raw.take(pa.array(keep, pa.int64())) if raw.num_rows else raw
+    return SilverBatch(conform_silver(kept), records, duplicates, invalid)
+
+
+def status_of(result: RecordResult) -> str:
+    if result.success:
+        return "complete"
+    if result.partial:
+        return "partial"
+    if result.error_class in NOT_SENT:
+        return "skipped"
+    return "failed"
+
+
+def _telemetry(result: RecordResult) -> dict[str, Any]:
+    return {
+        "status": status_of(result),
+        "success": result.success,
+        "error_class": result.error_class,
+        "error_message": result.error_message,
+        "attempts": result.attempts,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "cost_usd": result.cost_usd,
+        "latency_s": result.latency_s,
+        "cache_hit": result.cache_hit,
+        "model_id": result.model_id,
+        "prompt_version": result.prompt_version,
+        "coerced_values": result.coerced_fields,
+        "nulled_values": result.nulled_fields,
+        "evidence_checked": result.evidence_checked,
+        "evidence_grounded": result.evidence_grounded,
+        "result_json": result.output.model_dump_json() if result.output is not None else None,
+        "raw_text": result.raw_text_of_failure,
+    }
+
+
+def pass_table(pass_number: int, results: Sequence[RecordResult]) -> pa.Table:
+    """One row per record: key, the pass's flat columns, telemetry."""
+    rows = []
+    for result in results:
+        row = {"job_posting_id": result.record_id}
+        row.update(flatten_pass(pass_number, result.output))
+        row.update(_telemetry(result))
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=pass_table_schema(pass_number))
+
+
+def outputs_from_table(pass_number: int, table: pa.Table, *, usable_only: bool = True) -> dict[str, Contract | None]:
+    """Rebuild a pass's contract objects by record id, as context for the next pass.
+
+    With ``usable_only`` a partial or failed answer gives None: later passes do not build
+    on an answer that is known to be incomplete.
+    """
+    model = PASS_MODELS[pass_number]
+    ids = table.column("job_posting_id").to_pylist()
+    payloads = table.column("result_json").to_pylist()
+    success = table.column("success").to_pylist()
+    outputs: dict[str, Contract | None] = {}
+    for record_id, payload, ok in zip(ids, payloads, success, strict=True):
+        if payload is None or (usable_only and not ok):
+            outputs[record_id] = None
+        else:
+            outputs[record_id] = model.model_validate_json(payload)
+    return outputs
+
+
+def summarize_pass(pass_number: int, table: pa.Table) -> dict[str, float | int]:
+    """Numeric per-partition metadata of a pass table, for the UI's plots."""
+    n = table.num_rows
+    status = table.column("status").to_pylist()
+    checked = sum(table.column("evidence_checked").to_pylist())
+    grounded = sum(table.column("evidence_grounded").to_pylist())
+    summary: dict[str, float | int] = {
+        "records": n,
+        "success": status.count("complete"),
+        "partial": status.count("partial"),
+        "failed": status.count("failed"),
+        "skipped": status.count("skipped"),
+        "success_rate": round(status.count("complete") / n, 4) if n else 1.0,
+        "input_tokens": sum(table.column("input_tokens").to_pylist()),
+        "output_tokens": sum(table.column("output_tokens").to_pylist()),
+        "cost_usd": round(sum(table.column("cost_usd").to_pylist()), 6),
+        "cache_hits": sum(bool(v) for v in table.column("cache_hit").to_pylist()),
+        "model_calls": sum(table.column("attempts").to_pylist()),
+        "evidence_grounded_share": round(grounded / checked, 4) if checked else 1.0,
+    }
+    if pass_number in (2, 3):
+        confidences = [c for row in table.to_pylist() if (c := average_confidence(pass_number, row)) is not None]
+        summary["avg_confidence"] = round(mean(confidences), 4) if confidences else 0.0
+    return summary
+
+
+def _has_value(value: Any) -> bool:
+    return value not in (None, [], {}, vocab.NOT_MENTIONED)
+
+
+def _confidences(pass_number: int, row: Mapping[str, Any]) -> list[tuple[str, float]]:
+    pairs = []
+    for spec in pass_columns(pass_number):
+        if spec.part != "value":
+            continue
+        confidence = row.get(f"{spec.name}_confidence")
+        if confidence is not None and _has_value(row.get(spec.name)):
+            pairs.append((spec.name, float(confidence)))
+    return pairs
+
+
+def average_confidence(pass_number: int, row: Mapping[str, Any]) -> float | None:
+    """Mean confidence of the fields that carry a value; None when none does."""
+    pairs = _confidences(pass_number, row)
+    return round(mean(c for _, c in pairs), 4) if pairs else None
+
+
+def build_silver_ai(
+    batch: SilverBatch,
+    pass_tables: Mapping[int, pa.Table],
+    enriched_at: dt.datetime | None = None,
+) -> pa.Table:
+    """Silver columns + every pass's columns + metadata, one row per Silver record."""
+    enriched_at = enriched_at or dt.datetime.now(dt.UTC)
+    by_id = {n: {row["job_posting_id"]: row for row in t.to_pylist()} for n, t in pass_tables.items()}
+    silver_rows = batch.table.to_pylist()
+    rows = []
+    for silver in silver_rows:
+        record_id = silver["job_posting_id"]
+        row = dict(silver)
+        passes = {n: by_id[n].get(record_id) for n in (1, 2, 3)}
+        for n in (1, 2, 3):
+            values = passes[n] or {}
+            row.update({c.name: values.get(c.name) for c in pass_columns(n)} if values else empty_row(n))
+        row.update(_metadata(passes, row, enriched_at))
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=silver_ai_schema())
+
+
+def _metadata(passes: Mapping[int, dict[str, Any] | None], row: Mapping[str, Any], enriched_at: dt.datetime) -> dict[str, Any]:
+    errors = {}
+    for n, values in passes.items():
+        if values is None:
+            errors[f"pass{n}"] = {"error_class": "missing", "message": "no pass row", "attempts": 0}
+        elif not values["success"]:
+            errors[f"pass{n}"] = {"error_class": values["error_class"] or values["status"],
+                                  "message": values["error_message"], "attempts": values["attempts"]}
+    low = [name for n in (2, 3) for name, c in _confidences(n, row) if c < LOW_CONFIDENCE]
+    total = lambda key: sum((v or {}).get(key) or 0 for v in passes.values())  # noqa: E731
+    versions = ";".join(f"p{n}={(passes[n] or {}).get('prompt_version') or '-'}" for n in (1, 2, 3))
+    meta = {
+        "enriched_at": enriched_at,
+        "enrichment_version": f"schema={SCHEMA_VERSION};{versions}",
+        "enrichment_errors": json.dumps(errors, sort_keys=True) if errors else None,
+        "enrichment_input_tokens": total("input_tokens"),
+        "enrichment_output_tokens": total("output_tokens"),
+        "enrichment_cost_usd": round(total("cost_usd"), 8),
+        "avg_confidence_pass2": average_confidence(2, row),
+        "avg_confidence_pass3": average_confidence(3, row),
+        "low_confidence_fields": low,
+        "evidence_checked": sum((passes[n] or {}).get("evidence_checked") or 0 for n in (2, 3)),
+        "evidence_grounded": sum((passes[n] or {}).get("evidence_grounded") or 0 for n in (2, 3)),
+    }
+    for n in (1, 2, 3):
+        values = passes[n] or {}
+        meta[f"enrichment_model_pass{n}"] = values.get("model_id")
+        meta[f"pass{n}_success"] = bool(values.get("success"))
+        meta[f"prompt_version_pass{n}"] = values.get("prompt_version")
+        meta[f"cache_hit_pass{n}"] = bool(values.get("cache_hit"))
+    return meta
