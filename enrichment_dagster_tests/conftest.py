@@ -16,6 +16,7 @@ import pytest
 pytest_plugins = [
     "enrichment_dagster_tests.fakes.s3",
     "enrichment_dagster_tests.fakes.fake_bedrock",
+    "enrichment_dagster_tests.fakes.postgres",
 ]
 
 

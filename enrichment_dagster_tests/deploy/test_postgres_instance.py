@@ -12,14 +12,11 @@ broken dagster.yaml reaches production.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, QueuedRunCoordinator
@@ -35,57 +32,7 @@ from dagster_postgres import (
 
 from enrichment_dagster_tests.deploy import trivial_defs
 from enrichment_dagster_tests.deploy.conftest import LOCAL_YAML, load_yaml
-
-#: Development-machine defaults of the variables dagster.local.yaml reads.
-LOCAL_PG_DEFAULTS: dict[str, str] = {
-    "DAGSTER_PG_HOST": "127.0.0.1",
-    "DAGSTER_PG_PORT": "5432",
-    "DAGSTER_PG_USERNAME": "postgres",
-    "DAGSTER_PG_PASSWORD": "",
-}
-REQUIRE_ENV = "ENRICHMENT_REQUIRE_POSTGRES"
-
-
-def _settings() -> dict[str, str]:
-    return {name: os.environ.get(name, default) for name, default in LOCAL_PG_DEFAULTS.items()}
-
-
-def _connect(settings: dict[str, str], dbname: str) -> Any:
-    return psycopg2.connect(
-        host=settings["DAGSTER_PG_HOST"],
-        port=int(settings["DAGSTER_PG_PORT"]),
-        user=settings["DAGSTER_PG_USERNAME"],
-        password=settings["DAGSTER_PG_PASSWORD"] or None,
-        dbname=dbname,
-        connect_timeout=5,
-    )
-
-
-@pytest.fixture
-def fresh_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Create ``enrichment_test_<random>``, point the DAGSTER_PG_* variables at it, drop it."""
-    settings = _settings()
-    try:
-        admin = _connect(settings, "postgres")
-    except psycopg2.OperationalError as exc:
-        where = f"{settings['DAGSTER_PG_HOST']}:{settings['DAGSTER_PG_PORT']}"
-        message = f"PostgreSQL at {where} is unreachable: {exc}".strip()
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{message} ({REQUIRE_ENV}=1, so this is a failure, not a skip)")
-        pytest.skip(f"{message} (set {REQUIRE_ENV}=1 to make this a failure)")
-    admin.autocommit = True
-    name = f"enrichment_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    for variable, value in settings.items():
-        monkeypatch.setenv(variable, value)
-    monkeypatch.setenv("DAGSTER_PG_DB", name)
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+from enrichment_dagster_tests.fakes.postgres import connect, pg_settings
 
 
 @pytest.fixture
@@ -99,7 +46,7 @@ def local_instance(fresh_database: str, tmp_path: Path) -> Iterator[DagsterInsta
 
 
 def _query(database: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    connection = _connect(_settings(), database)
+    connection = connect(pg_settings(), database)
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -75,11 +75,23 @@ ERROR_KINDS: dict[str, tuple[int, str, str]] = {
 MUTATION_KINDS = frozenset({"malformed", "truncated", "reasoning_only"})
 THROTTLE_KINDS = frozenset({"throttle", "model_not_ready"})
 
-#: Minimal JSON objects per pass; replace with contract-valid ones via ``default_answers``.
+#: Small but contract-valid answers per pass (the contracts refuse an empty core object);
+#: replace them per test via ``default_answers`` or ``answer``.
 DEFAULT_ANSWERS: dict[int, str] = {
-    1: json.dumps({"extraction": {}}),
-    2: json.dumps({"inference": {}}),
-    3: json.dumps({"analysis": {}, "summary": {}}),
+    1: json.dumps({"extraction": {
+        "work_model": {"work_model_stated": "remote", "employment_type_stated": "full_time"},
+        "skills_classified": {"must_have_hard_skills": ["Python", "SQL"], "years_experience_min": 3},
+    }}),
+    2: json.dumps({"inference": {"seniority_and_role": {
+        "seniority_level": {"value": "mid", "confidence": 0.8, "evidence": None, "source": "inferred"},
+        "job_family": {"value": "data_engineer", "confidence": 0.9, "evidence": None, "source": "inferred"},
+    }}}),
+    3: json.dumps({
+        "analysis": {"red_flags_and_role_quality": {
+            "role_clarity": {"value": "clear", "confidence": 0.7, "evidence": None, "source": "inferred"},
+        }},
+        "summary": {"strength_categories": ["clear_requirements"], "recommendation_score": 0.6},
+    }),
 }
 MALFORMED_TEXT = "I'm sorry, I can't produce the requested output for this posting."
 

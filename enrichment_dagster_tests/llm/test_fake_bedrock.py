@@ -10,7 +10,12 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from enrichment_dagster_tests.fakes.fake_bedrock import FakeBedrock, pass_of, record_id_of
+from enrichment_dagster_tests.fakes.fake_bedrock import (
+    DEFAULT_ANSWERS,
+    FakeBedrock,
+    pass_of,
+    record_id_of,
+)
 
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
@@ -51,7 +56,7 @@ def test_invoke_openai_model_returns_a_chat_completion(fake_bedrock: FakeBedrock
     assert reply["contentType"] == "application/json"
     assert payload["object"] == "chat.completion"
     content = payload["choices"][0]["message"]["content"]
-    assert content.startswith("<reasoning>") and content.endswith('{"analysis": {}, "summary": {}}')
+    assert content.startswith("<reasoning>") and content.endswith(DEFAULT_ANSWERS[3])
     assert payload["choices"][0]["finish_reason"] == "stop"
     visible = content.replace("<reasoning>", "").replace("</reasoning>", "")
     assert payload["usage"]["completion_tokens"] == len(visible) // 4
@@ -71,7 +76,7 @@ def test_invoke_anthropic_model_returns_a_messages_body(fake_bedrock: FakeBedroc
         modelId="anthropic.claude-3-haiku-20240307-v1:0", body=body
     )
     payload = json.loads(reply["body"].read())
-    assert payload["content"][0]["text"] == '{"extraction": {}}'
+    assert payload["content"][0]["text"] == DEFAULT_ANSWERS[1]
     assert payload["stop_reason"] == "end_turn"
 
 
