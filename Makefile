@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 ENRICHMENT_SHARED_DATA ?=
 export ENRICHMENT_SHARED_DATA
 
-.PHONY: install demo dev test lint data-dictionary clean
+.PHONY: install demo dev dev-postgres test lint data-dictionary clean
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
 
@@ -25,6 +25,17 @@ demo: $(STAMP)
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
 	ENRICHMENT_SENSORS_RUNNING=1 $(BIN)/dagster dev -m enrichment_dagster.definitions -h 127.0.0.1 -p 3000
+
+# The same, on the production-like instance: Postgres on 127.0.0.1 (database `enrichment`,
+# created if missing), queued runs and the bedrock pool of deploy/dagster.local.yaml.
+dev-postgres: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	cp deploy/dagster.local.yaml $(DAGSTER_HOME)/dagster.yaml
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='enrichment'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE enrichment"
+	DAGSTER_PG_HOST=127.0.0.1 DAGSTER_PG_PORT=5432 DAGSTER_PG_USERNAME=postgres DAGSTER_PG_PASSWORD= \
+	  DAGSTER_PG_DB=enrichment ENRICHMENT_SENSORS_RUNNING=1 \
+	  $(BIN)/dagster dev -m enrichment_dagster.definitions -h 127.0.0.1 -p 3000
 
 test: $(STAMP)
 	$(BIN)/ruff check enrichment_dagster enrichment_dagster_tests

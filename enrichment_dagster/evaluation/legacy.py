@@ -310,11 +310,4 @@ def evaluate_job(job: JobOutputs) -> JobEvaluation:
             continue
         for spec in FIELDS_BY_PASS[pass_number]:
             fields.append(evaluate_field(job.job_id, spec, legacy_votes(job, spec)))
-    title, company = job.title_and_company()
-    return JobEvaluation(
-        job_id=job.job_id,
-        title=title,
-        company=company,
-        models_per_pass={p: job.models(p) for p in (1, 2, 3)},
-        fields=fields,
-    )
+    return JobEvaluation.of(job, fields)

@@ -119,3 +119,9 @@ class JobEvaluation:
     company: str
     models_per_pass: dict[int, list[str]]
     fields: list[FieldOutcome]
+
+    @classmethod
+    def of(cls, job: JobOutputs, fields: list[FieldOutcome]) -> JobEvaluation:
+        """The verdicts of ``job``, whichever method produced them."""
+        title, company = job.title_and_company()
+        return cls(job.job_id, title, company, {p: job.models(p) for p in (1, 2, 3)}, fields)

@@ -299,11 +299,4 @@ def evaluate_job(job: JobOutputs, settings: Settings | None = None) -> JobEvalua
         for spec in FIELDS_BY_PASS[pass_number]:
             votes = {m: v for m, o in outputs.items() if (v := read_vote(o, spec)) is not None}
             fields.append(evaluate_field(job.job_id, spec, votes, settings))
-    title, company = job.title_and_company()
-    return JobEvaluation(
-        job_id=job.job_id,
-        title=title,
-        company=company,
-        models_per_pass={p: job.models(p) for p in (1, 2, 3)},
-        fields=fields,
-    )
+    return JobEvaluation.of(job, fields)

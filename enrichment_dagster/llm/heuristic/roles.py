@@ -15,6 +15,7 @@ from typing import Any
 from enrichment_dagster.llm.heuristic.claims import absent, claim, find_phrase, quote_or_none
 from enrichment_dagster.llm.heuristic.pass1 import Facts
 from enrichment_dagster.llm.heuristic.skills import Hit
+from enrichment_dagster.llm.heuristic.stack import STREAMING_SKILLS
 from enrichment_dagster.llm.heuristic.text import Rule
 
 # ------------------------------------------------------------------ seniority
@@ -198,20 +199,7 @@ def job_family(facts: Facts) -> dict[str, Any]:
 # ------------------------------------------------------------------ specialty, leadership
 
 _SPECIALTIES: dict[str, frozenset[str]] = {
-    "streaming_realtime": frozenset(
-        {
-            "Stream Processing",
-            "Kafka",
-            "Flink",
-            "Kinesis",
-            "Pub/Sub",
-            "Event Hubs",
-            "Redpanda",
-            "Kafka Streams",
-            "Confluent",
-            "Azure Stream Analytics",
-        }
-    ),
+    "streaming_realtime": STREAMING_SKILLS,
     "batch_etl": frozenset(
         {
             "Batch Processing",

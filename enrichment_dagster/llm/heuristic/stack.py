@@ -151,7 +151,8 @@ def primary_cloud(facts: Facts) -> tuple[dict[str, Any], list[str]]:
 
 # ------------------------------------------------------------------ stack
 
-_STREAMING = frozenset(
+#: Streaming tools: the skills that also make a role ``streaming_realtime`` in roles.py.
+STREAMING_SKILLS = frozenset(
     {
         "Stream Processing",
         "Kafka",
@@ -207,7 +208,7 @@ def _first_hit(facts: Facts, names: frozenset[str] | set[str]) -> Hit | None:
 
 def paradigm(facts: Facts) -> dict[str, Any]:
     doc = facts.doc
-    streaming = _first_hit(facts, _STREAMING)
+    streaming = _first_hit(facts, STREAMING_SKILLS)
     batch = _first_hit(facts, {"Batch Processing"})
     etl = _first_hit(facts, {"ETL", "ELT"})
     if streaming and (batch or etl):
