@@ -38,6 +38,21 @@ def load_silver(storage: StorageResource, partition_key: str) -> SilverBatch:
     return prepare_silver(read_partition(storage.root, "silver", partition_key))
 
 
+def silver_problem_counts(batch: SilverBatch) -> dict[str, int]:
+    """Silver rows not enriched as read (metadata of every asset, so none vanishes quietly)."""
+    return {
+        "duplicate_ids_skipped": len(batch.duplicate_ids),
+        "invalid_rows": len(batch.invalid_rows),
+        "repaired_rows": len(batch.repaired_rows),
+    }
+
+
+def silver_problems(batch: SilverBatch) -> list[str]:
+    """One log line per skipped or repaired Silver row."""
+    return (batch.invalid_rows + batch.repaired_rows
+            + [f"duplicate id {i} skipped (first row kept)" for i in batch.duplicate_ids])
+
+
 def _enrich(
     context: AssetExecutionContext,
     pass_number: int,
@@ -52,10 +67,11 @@ def _enrich(
     table = pass_table(pass_number, results)
     metadata = summarize_pass(pass_number, table)
     metadata["duration_s"] = round(time.monotonic() - started, 3)
-    metadata["duplicate_ids_skipped"] = len(batch.duplicate_ids)
-    metadata["invalid_rows"] = len(batch.invalid_rows)
+    metadata.update(silver_problem_counts(batch))
+    # The prompt says when a description was cut to fit the budget; this says it to users.
+    metadata["descriptions_shortened"] = sum(r.description_shortened for r in results)
     metadata["dagster/row_count"] = table.num_rows
-    for problem in batch.invalid_rows + [f"duplicate id {i}" for i in batch.duplicate_ids]:
+    for problem in silver_problems(batch):
         context.log.warning(f"Silver {context.partition_key}: {problem}")
     context.add_output_metadata(metadata)
     return table

@@ -8,7 +8,7 @@ import pyarrow as pa
 from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, Output, asset
 
 from enrichment_dagster import checks
-from enrichment_dagster.assets.passes import load_silver
+from enrichment_dagster.assets.passes import load_silver, silver_problem_counts
 from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.engine.tables import build_silver_ai
 from enrichment_dagster.partitions import hourly_partitions
@@ -43,5 +43,6 @@ def silver_ai(
         "cost_usd": round(cost, 6),
         "input_tokens": sum(table.column("enrichment_input_tokens").to_pylist()),
         "output_tokens": sum(table.column("enrichment_output_tokens").to_pylist()),
+        **silver_problem_counts(batch),
     })
     yield from checks.evaluate([r.job_posting_id for r in batch.records], table, quality)

@@ -21,7 +21,7 @@ from enrichment_dagster.contracts import vocab
 from enrichment_dagster.contracts.columns import empty_row, flatten_pass, pass_columns
 from enrichment_dagster.contracts.output import pass_table_schema, silver_ai_schema
 from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
-from enrichment_dagster.contracts.silver import SilverRecord, conform_silver
+from enrichment_dagster.contracts.silver import SILVER_SCHEMA, SilverRecord, conform_silver
 from enrichment_dagster.engine.results import NOT_SENT, RecordResult
 
 LOW_CONFIDENCE = 0.5
@@ -35,24 +35,41 @@ class SilverBatch:
     records: list[SilverRecord]
     duplicate_ids: list[str] = field(default_factory=list)
     invalid_rows: list[str] = field(default_factory=list)  # "row N: reason"
+    #: Kept rows whose text held invalid UTF-8, replaced by U+FFFD: "row N (id X): columns".
+    repaired_rows: list[str] = field(default_factory=list)
 
 
 def prepare_silver(raw: pa.Table) -> SilverBatch:
     """Conform a Silver partition and keep the first row of each ``job_posting_id``.
 
     A duplicate id is the same posting scraped twice; enriching it twice would pay twice
-    and break the uniqueness of silver_ai's key. Rows without a usable id (null id,
-    undecodable text) cannot be keyed and are reported in ``invalid_rows``.
+    and break the uniqueness of silver_ai's key. Rows without a usable id (null, empty,
+    not valid UTF-8) cannot be keyed and are reported in ``invalid_rows``.
+
+    Parquet does not stop a writer from putting invalid UTF-8 in a string column, and
+    pyarrow reads such a file without complaint; the bytes only fail when a value is
+    decoded. Such values are decoded here with U+FFFD for the bad bytes, so one stray
+    byte costs neither the partition nor the record (its row is kept, enriched and listed
+    in ``repaired_rows``), and silver_ai never carries bytes that Athena or Spark refuse.
+    Columns the enrichment does not read are dropped first: nothing in them can fail a row.
     """
-    ids = raw.column("job_posting_id").to_pylist() if "job_posting_id" in raw.column_names else []
-    if not ids and raw.num_rows:
+    if "job_posting_id" not in raw.column_names and raw.num_rows:
         raise ValueError("Silver partition has no job_posting_id column")
+    raw = raw.select([name for name in raw.column_names if name in SILVER_SCHEMA.names])
+    raw, bad_utf8 = _repair_utf8(raw)
     keep: list[int] = []
     seen: set[str] = set()
     duplicates: list[str] = []
     invalid: list[str] = []
+    repaired: list[str] = []
     records: list[SilverRecord] = []
     for index in range(raw.num_rows):
+        bad_columns = bad_utf8.get(index, [])
+        if "job_posting_id" in bad_columns:
+            shown = raw.column("job_posting_id")[index].as_py()
+            invalid.append(f"row {index}: job_posting_id {shown!r} is not valid UTF-8; "
+                           "the row cannot be keyed")
+            continue
         try:
             row = raw.slice(index, 1).to_pylist()[0]
             record = SilverRecord.model_validate(row)
@@ -65,8 +82,66 @@ def prepare_silver(raw: pa.Table) -> SilverBatch:
         seen.add(record.job_posting_id)
         keep.append(index)
         records.append(record)
+        if bad_columns:
+            repaired.append(f"row {index} (id {record.job_posting_id}): invalid UTF-8 in "
+                            f"{', '.join(bad_columns)} replaced with U+FFFD")
     kept = raw.take(pa.array(keep, pa.int64())) if raw.num_rows else raw
-    return SilverBatch(conform_silver(kept), records, duplicates, invalid)
+    return SilverBatch(conform_silver(kept), records, duplicates, invalid, repaired)
+
+
+def _repair_utf8(table: pa.Table) -> tuple[pa.Table, dict[int, list[str]]]:
+    """``table`` with invalid UTF-8 replaced by U+FFFD, and row index -> repaired columns.
+
+    Only columns that fail Arrow's full validation are decoded value by value; a clean
+    partition costs one validation pass per text column.
+    """
+    bad: dict[int, list[str]] = {}
+    for position, name in enumerate(table.column_names):
+        column = table.column(position)
+        binary = _as_binary_type(column.type)
+        if binary is None:
+            continue
+        try:
+            column.validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        values = []
+        for index, value in enumerate(column.cast(binary).to_pylist()):
+            decoded, changed = _decode_replacing(value)
+            values.append(decoded)
+            if changed:
+                bad.setdefault(index, []).append(name)
+        table = table.set_column(position, table.field(position), pa.array(values, column.type))
+    return table, bad
+
+
+def _as_binary_type(data_type: pa.DataType) -> pa.DataType | None:
+    """The binary twin of a string or list-of-string type (a cast that skips UTF-8 checks)."""
+    if pa.types.is_string(data_type):
+        return pa.binary()
+    if pa.types.is_large_string(data_type):
+        return pa.large_binary()
+    if pa.types.is_list(data_type) or pa.types.is_large_list(data_type):
+        item = _as_binary_type(data_type.value_type)
+        if item is None:
+            return None
+        make = pa.list_ if pa.types.is_list(data_type) else pa.large_list
+        return make(pa.field(data_type.value_field.name, item))
+    return None
+
+
+def _decode_replacing(value: Any) -> tuple[Any, bool]:
+    """Bytes (or a list of them) decoded as UTF-8 with U+FFFD; True when a byte was bad."""
+    if value is None:
+        return None, False
+    if isinstance(value, list):
+        pairs = [_decode_replacing(v) for v in value]
+        return [v for v, _ in pairs], any(changed for _, changed in pairs)
+    try:
+        return value.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return value.decode("utf-8", errors="replace"), True
 
 
 def status_of(result: RecordResult) -> str:

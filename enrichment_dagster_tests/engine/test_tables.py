@@ -78,3 +78,27 @@ def test_pass_tables_and_silver_ai_keep_every_record() -> None:
     summary = summarize_pass(2, t2)
     assert summary["records"] == 3 and summary["failed"] == 1
     assert summary["success_rate"] == round(2 / 3, 4)
+
+
+def test_prepare_silver_repairs_invalid_utf8_and_refuses_an_undecodable_id() -> None:
+    """Parquet lets a writer store invalid UTF-8 in a string column: the text is repaired
+    (U+FFFD) and its row kept and reported; an id that is not UTF-8 cannot be keyed."""
+    def broken(values: list[bytes | None]) -> pa.Array:
+        return pa.array(values, pa.binary()).view(pa.string())
+
+    raw = pa.table({
+        "job_posting_id": broken([b"1", b"\xff2", b"3"]),
+        "job_description_text": broken([b"caf\xe9", b"ok", b"fine"]),
+        "skills_canonical": pa.ListArray.from_arrays(pa.array([0, 1, 1, 2], pa.int32()),
+                                                     broken([b"Py\xfe", b"SQL"])),
+        "extra_upstream_column": broken([b"\xff", b"\xff", b"\xff"]),  # never read
+    })
+    batch = prepare_silver(raw)
+    assert [r.job_posting_id for r in batch.records] == ["1", "3"]
+    assert batch.records[0].job_description_text == "caf\ufffd"
+    assert batch.records[0].skills_canonical == ["Py\ufffd"]
+    assert batch.repaired_rows == [
+        "row 0 (id 1): invalid UTF-8 in job_description_text, skills_canonical replaced with U+FFFD"]
+    assert batch.invalid_rows == ["row 1: job_posting_id '\ufffd2' is not valid UTF-8; "
+                                  "the row cannot be keyed"]
+    batch.table.validate(full=True)
