@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,11 +22,16 @@ from enrichment_dagster.llm.tolerant_json import TolerantJSONError, read_toleran
 ParseStatus = Literal["complete", "partial", "no_json", "failed"]
 
 _REASONING_TAGS = ("reasoning", "thinking", "think", "thought")
+# A reasoning block opens at the start of a line (every recorded answer does): a tag in
+# the middle of a line is text, e.g. a quoted posting inside a JSON string.
 _CLOSED_BLOCK = re.compile(
-    r"<(" + "|".join(_REASONING_TAGS) + r")\b[^>]*>.*?</\1\s*>", re.DOTALL | re.IGNORECASE
+    r"^[ \t]*<(" + "|".join(_REASONING_TAGS) + r")\b[^>]*>.*?</\1\s*>",
+    re.DOTALL | re.IGNORECASE | re.MULTILINE,
 )
-_OPEN_TAG = re.compile(r"<(" + "|".join(_REASONING_TAGS) + r")\b[^>]*>", re.IGNORECASE)
-_FENCE = re.compile(r"```(?:json|JSON|javascript)?\s*\n?(.*?)(?:```|\Z)", re.DOTALL)
+_OPEN_TAG = re.compile(
+    r"^[ \t]*<(" + "|".join(_REASONING_TAGS) + r")\b[^>]*>", re.IGNORECASE | re.MULTILINE
+)
+_FENCE_OPEN = re.compile(r"```(?:json|JSON|javascript)?\s*\n?")
 
 
 @dataclass
@@ -66,12 +72,10 @@ def _strip_reasoning(text: str, repairs: list[str]) -> tuple[str, str | None]:
 
 def _candidate(text: str, repairs: list[str]) -> tuple[str, int] | None:
     """The text to read and the index of its first ``{``; fences preferred to prose."""
-    for match in _FENCE.finditer(text):
-        body = match.group(1)
-        brace = body.find("{")
-        if brace >= 0:
-            repairs.append("markdown fence removed")
-            return body, brace
+    fenced = _fenced(text)
+    if fenced is not None:
+        repairs.append("markdown fence removed")
+        return fenced
     if text.lstrip().startswith("["):
         return text, text.index("[")  # a top-level array is read, then refused as not an object
     brace = text.find("{")
@@ -82,12 +86,79 @@ def _candidate(text: str, repairs: list[str]) -> tuple[str, int] | None:
     return text, brace
 
 
+def _fenced(text: str) -> tuple[str, int] | None:
+    """The body of the first markdown fence that holds a ``{``, and that ``{``'s index.
+
+    A fence inside a string of the JSON (a quoted posting that contains markdown) is part
+    of the answer, not around it: it neither opens nor closes the answer's fence. Linear in
+    the text, however many fences a hostile answer holds.
+    """
+    first_brace = text.find("{")
+    if first_brace < 0:
+        return None
+    strings = _json_strings(text, first_brace)
+    position = 0
+    while (opening := _FENCE_OPEN.search(text, position)) is not None:
+        if _inside(strings, opening.start()):
+            return None
+        close = text.find("```", opening.end())
+        while close >= 0 and _inside(strings, close):
+            close = text.find("```", close + 3)
+        close = close if close >= 0 else len(text)
+        body = text[opening.end() : close]
+        brace = body.find("{")
+        if brace >= 0:
+            return body, brace
+        position = close + 3
+    return None
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"?', re.DOTALL)
+
+
+def _json_strings(text: str, start: int) -> tuple[list[int], list[int]]:
+    """Starts and ends of the double-quoted strings of the JSON opened at ``start``."""
+    starts: list[int] = []
+    ends: list[int] = []
+    quote = text.find('"', start)
+    while quote >= 0:
+        match = _JSON_STRING.match(text, quote)
+        assert match is not None  # the pattern matches any text opening with a quote
+        starts.append(quote)
+        ends.append(match.end())
+        quote = text.find('"', match.end())
+    return starts, ends
+
+
+def _inside(strings: tuple[list[int], list[int]], position: int) -> bool:
+    starts, ends = strings
+    index = bisect_right(starts, position) - 1
+    return index >= 0 and starts[index] < position < ends[index]
+
+
+def _read_whole(text: str) -> dict[str, Any] | None:
+    """The answer when the whole text is one JSON object, else None."""
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return None
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def parse_model_output(text: str, pass_number: int) -> ParseResult:
     """Find and read the JSON answer in raw model text; no contract validation yet."""
     del pass_number  # the layout rules are the same for every pass
     repairs: list[str] = []
     if not text or not text.strip():
         return ParseResult("failed", error_class="empty", error="empty answer")
+    direct = _read_whole(text)
+    if direct is not None:
+        # Already plain JSON: the layout repairs below must not touch text inside its
+        # strings (a quoted posting may hold "```" or "<think>").
+        return ParseResult("complete", direct)
     body, reasoning = _strip_reasoning(text, repairs)
     found = _candidate(body, repairs)
     if found is None:

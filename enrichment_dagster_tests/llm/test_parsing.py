@@ -128,3 +128,24 @@ def test_parse_report_meets_the_acceptance_figures(shared_data: Path, capsys) ->
     assert totals["complete"] / complete_json >= 0.995
     entry = report["files"][0]
     assert set(entry) >= {"path", "model", "pass", "status", "error_class", "coerced_fields"}
+
+
+@pytest.mark.parametrize("wrap", ["{}", "```json\n{}\n```", "Here it is:\n{}"])
+def test_markup_quoted_from_the_posting_stays_inside_its_string(wrap: str) -> None:
+    """A posting holding a code fence or a reasoning tag, quoted verbatim in the answer, is
+    text: it opens no fence and no reasoning block, so the answer stays complete."""
+    quote = 'Paste ```json {"ok": true}``` and write <think> in the subject'
+    body = json.dumps({"extraction": {"context": {"team_info_text": quote},
+                                      "work_model": {"work_model_stated": "remote"}}})
+    answer = parse_answer(wrap.replace("{}", body), 1)
+    assert answer.status == "complete", answer.error
+    assert answer.output.extraction.context.team_info_text == quote
+
+
+def test_a_truncated_answer_quoting_a_fence_is_salvaged_from_the_real_json() -> None:
+    body = json.dumps({"extraction": {"work_model": {"work_model_stated": "remote"},
+                                      "context": {"team_info_text": "x ```json {\"a\": 1}``` y"},
+                                      "compensation": {"salary_min": 100000}}})
+    answer = parse_answer(body[:-40], 1)
+    assert answer.status == "partial"
+    assert answer.output.extraction.work_model.work_model_stated == "remote"
