@@ -30,6 +30,7 @@ _TYPOGRAPHY = str.maketrans(
     }
 )
 _NON_WORD = re.compile(r"[^\w$€£₹%+.-]+")
+_WORD = re.compile(r"\w")
 
 
 def normalize_for_match(text: str) -> str:
@@ -48,6 +49,28 @@ def is_grounded(evidence: str | None, posting: str) -> bool | None:
     needle = normalize_for_match(evidence)
     if not needle:
         return None
-    # Models join two quotes with "..."; every piece must be present.
+    # Models join two quotes with "..."; every piece must be present, as whole words: a
+    # plain substring test finds "n a" (from "N/A") in "in a team" and grounds anything.
     pieces = [p.strip() for p in re.split(r"\s*\.\.\.\s*", needle) if p.strip()]
-    return all(piece in posting for piece in pieces)
+    if not any(_WORD.search(piece) for piece in pieces):
+        return False  # "...", "-", "$": an evidence string that quotes nothing
+    return all(_contains_words(posting, piece) for piece in pieces)
+
+
+def _contains_words(posting: str, piece: str) -> bool:
+    """``piece`` occurs in ``posting`` not glued to a letter or digit on either side."""
+    at = posting.find(piece)
+    while at >= 0:
+        end = at + len(piece)
+        before = posting[at - 1] if at else " "
+        after = posting[end] if end < len(posting) else " "
+        if not (_is_word_char(before) and _is_word_char(piece[0])) and not (
+            _is_word_char(after) and _is_word_char(piece[-1])
+        ):
+            return True
+        at = posting.find(piece, at + 1)
+    return False
+
+
+def _is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"

@@ -218,3 +218,14 @@ def test_model_classes_export_json_schema() -> None:
     for model in (Pass1Output, Pass2Output, Pass3Output):
         schema = model.model_json_schema()
         assert schema["type"] == "object"
+
+
+def test_grounding_matches_whole_words_and_refuses_empty_quotes() -> None:
+    """"N/A" is not a quote of "in a team", and "..." quotes nothing: both are ungrounded,
+    so the model's confidence in the field is discounted."""
+    posting = normalize_for_match("Join us in a team of 5 engineers. Senior role, $150,000.")
+    assert is_grounded("N/A", posting) is False
+    assert is_grounded("...", posting) is False
+    assert is_grounded("eam of 5", posting) is False
+    assert is_grounded("in a team", posting) is True
+    assert is_grounded("Senior role ... $150,000", posting) is True
