@@ -20,6 +20,7 @@ from enrichment_dagster.llm.heuristic.benefits import BenefitFacts, extract_bene
 from enrichment_dagster.llm.heuristic.education import EducationFacts, extract_education
 from enrichment_dagster.llm.heuristic.experience import ExperienceFacts, extract_experience
 from enrichment_dagster.llm.heuristic.geo import GeoFacts, extract_geo, posting_country
+from enrichment_dagster.llm.heuristic.injection import mask_injections
 from enrichment_dagster.llm.heuristic.salary import SalaryFacts, extract_salary
 from enrichment_dagster.llm.heuristic.skills import SkillFindings, catalog, detect_skills
 from enrichment_dagster.llm.heuristic.text import Doc
@@ -101,7 +102,8 @@ def analyze(record: SilverRecord, description: str | None = None) -> Facts:
 
 @lru_cache(maxsize=512)
 def _analyze(key: _Key) -> Facts:
-    doc = Doc(key.description if key.description is not None else clean_text(key.raw_description))
+    text = key.description if key.description is not None else clean_text(key.raw_description)
+    doc = Doc(mask_injections(text))
     country = posting_country(key.country_code, key.location)
     skills_matcher, _ = catalog()
     title_hits = [h for h in skills_matcher.find(Doc(key.title)) if h.kind == "hard"]
