@@ -68,6 +68,12 @@ NOT_THE_RECORDS_FAULT = frozenset({"throttled", "configuration"})
 FALLBACK_OUTPUT_TOKENS = 8192
 
 
+def backend_identity(backend: LLMBackend) -> str:
+    """What the cache key says answered: the backend's name, plus the version of its rules
+    when it has some (``cache_identity``), so changed rules never serve stale answers."""
+    return str(getattr(backend, "cache_identity", None) or getattr(backend, "name", type(backend).__name__))
+
+
 def run_pass(
     records: Sequence[SilverRecord],
     pass_number: int,
@@ -91,10 +97,7 @@ def run_pass(
     config.validate()
     model_id = config.model_for(pass_number)
     env = _make_env(backend, pass_number, model_id, config, resolve_price(backend, model_id), pacer)
-    preparer = _Preparer(
-        pass_number, str(getattr(backend, "name", type(backend).__name__)), model_id, config,
-        previous or {},
-    )
+    preparer = _Preparer(pass_number, backend_identity(backend), model_id, config, previous or {})
     results: list[RecordResult | None] = [None] * len(records)
     _dispatch(records, preparer, _GroupRunner(env, cache), results)
     final = [

@@ -15,8 +15,10 @@ is the compiled catalog and an LRU cache of per-record analyses.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output
@@ -73,10 +75,21 @@ def answer_for(pass_number: int, context: dict[str, Any]) -> dict[str, Any]:
     raise InvalidRequestError(f"unknown pass {pass_number!r}")
 
 
+def rules_version() -> str:
+    """A digest of the rules and the skills catalog: the heuristic's "model version"."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.*")):
+        if path.suffix in (".py", ".yaml"):
+            digest.update(path.name.encode() + b"\x00" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 class HeuristicBackend:
     """Rule-based stand-in for a model; see the module docstring."""
 
     name = "heuristic"
+    #: Part of the engine's cache key: answers of older rules are not served again.
+    cache_identity = f"heuristic-{rules_version()}"
 
     def __init__(self, model_id: str = MODEL_ID) -> None:
         self.model_id = model_id
