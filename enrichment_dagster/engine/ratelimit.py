@@ -209,16 +209,22 @@ class Pacer:
         sleep: Sleep = time.sleep,
         rng: random.Random | None = None,
         burst_s: float = 1.0,
+        window_s: float = 60.0,
     ) -> None:
         """``burst_s``: seconds of quota a bucket may spend at once after a quiet period
-        (kept short so a per-minute quota is never met with one big burst)."""
+        (kept short so a per-minute quota is never met with one big burst).
+        ``window_s``: the window over which the provider counts the quota (Bedrock: a
+        minute); the buckets never let more than ``per_minute * window_s / 60`` through in
+        any such window (see :func:`_bucket`). Tests that run a quota faster shrink it."""
+        if burst_s < 0 or window_s <= 0:
+            raise ValueError("burst_s must be >= 0 and window_s > 0")
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         self.governor = governor or ThrottleGovernor(clock=clock)
-        self.requests = _bucket(requests_per_minute, burst_s, clock)
-        self.tokens = _bucket(tokens_per_minute, burst_s, clock)
+        self.requests = _bucket(requests_per_minute, burst_s, window_s, clock)
+        self.tokens = _bucket(tokens_per_minute, burst_s, window_s, clock)
         self.waited_s = 0.0
         self._waited_lock = threading.Lock()
 
@@ -259,8 +265,22 @@ class Pacer:
         self._sleep(seconds)
 
 
-def _bucket(per_minute: float | None, burst_s: float, clock: Clock) -> TokenBucket | None:
+def _bucket(
+    per_minute: float | None, burst_s: float, window_s: float, clock: Clock
+) -> TokenBucket | None:
+    """A bucket that lets at most the quota through in *any* ``window_s`` seconds.
+
+    A bucket of rate r and capacity C lets up to C + r*W through in W seconds. Sized at the
+    quota's own rate, it overshot a windowed quota by its burst in every window that began
+    after a quiet moment (at 600/min, 610 requests in the first minute), and once saturated
+    it sent at exactly the quota with no margin, so the jitter between our send times and
+    the provider's arrival times put request N+1 inside the provider's window: throttles
+    the client had been told how to avoid. The burst is therefore paid for out of the
+    rate (C + r*W = quota): 1/60 of the throughput for a per-minute quota and a 1 s burst,
+    and a saturated client keeps one request interval of margin per window.
+    """
     if per_minute is None:
         return None
-    rate = per_minute / 60.0
-    return TokenBucket(rate, capacity=max(1.0, rate * burst_s), clock=clock)
+    quota = per_minute * window_s / 60.0
+    capacity = min(max(1.0, per_minute / 60.0 * burst_s), quota / 2.0)
+    return TokenBucket((quota - capacity) / window_s, capacity=capacity, clock=clock)

@@ -111,12 +111,51 @@ def test_pacer_waits_for_the_governor_and_the_quota():
                   governor=ThrottleGovernor(base_pause_s=1.0, clock=clock))
     pacer.before_call(10)
     pacer.before_call(10)
-    assert clock.now == pytest.approx(101.0)  # 1 request/s
+    assert clock.now == pytest.approx(100.0 + 60 / 59)  # 1 request/s, less the burst's share
     for _ in range(3):
         pacer.on_throttle()  # level 3: one base pause for everyone
     start = clock.now
     pacer.before_call(10)
     assert clock.now - start >= 1.0
+
+
+def _sliding_window_refusals(sent: list[float], limit: int, window_s: float,
+                             jitter_s: float) -> int:
+    """Requests a provider's sliding window (``limit`` per ``window_s``, as the fake Bedrock
+    server counts it) would refuse if each arrived up to ``jitter_s`` late or early."""
+    admitted: list[float] = []
+    refused = 0
+    for index, at in enumerate(sent):
+        # Every other block of ``limit`` requests arrives late, the next early: request k
+        # and request k - limit then meet the window in the worst order.
+        arrival = at + (jitter_s if (index // limit) % 2 == 0 else -jitter_s)
+        if sum(1 for t in admitted if arrival - t < window_s) >= limit:
+            refused += 1
+        else:
+            admitted.append(arrival)
+    return refused
+
+
+@pytest.mark.parametrize(("per_minute", "window_s"), [(60, 60.0), (600, 60.0), (600, 6.0)])
+def test_pacer_never_exceeds_a_windowed_quota_even_after_a_quiet_period(
+    per_minute: int, window_s: float
+) -> None:
+    """Regression: the request bucket ran at the quota's own rate with a burst on top, so
+    any window starting after a quiet moment got quota + burst requests (610 in the first
+    minute at 600/min), and a saturated client had no margin against arrival jitter."""
+    clock = FakeClock()
+    pacer = Pacer(requests_per_minute=per_minute, clock=clock, sleep=clock.sleep,
+                  window_s=window_s, burst_s=window_s / 60.0)
+    quota = round(per_minute * window_s / 60.0)
+    sent: list[float] = []
+    for burst in range(3):  # saturate, fall quiet, saturate again
+        for _ in range(int(quota * 1.5)):
+            sent.append(pacer.before_call(10))
+        clock.sleep(window_s * (0.5 + burst))
+    # 10 ms of arrival jitter either way on a one-minute window (1 ms on the 6 s one)
+    assert _sliding_window_refusals(sent, quota, window_s, jitter_s=window_s / 6000) == 0
+    span = sent[int(quota * 1.5) - 1] - sent[0]  # the first saturated stretch
+    assert (int(quota * 1.5) - 1) / span * window_s >= 0.95 * quota  # the quota is still used
 
 
 def test_budget_guard_refuses_once_spent_and_waits_for_reservations():
