@@ -21,6 +21,9 @@ from enrichment_dagster.storage.cache_store import CacheStore
 from enrichment_dagster.storage.filesystem import StorageRoot
 
 DEFAULT_MODEL = "openai.gpt-oss-120b-1:0"
+#: Attempts botocore's ``standard`` retry mode makes for a 5xx: what a transient error is
+#: owed in total, whichever layer makes them.
+STANDARD_MODE_ATTEMPTS = 3
 
 
 def env_or(name: str, default: Any) -> Any:
@@ -90,8 +93,19 @@ class LLMResource(ConfigurableResource):
         return self._backend
 
     def engine_config(self) -> EngineConfig:
+        """The engine settings; the engine makes the 5xx retries botocore no longer makes.
+
+        ``EngineConfig.max_transient_retries`` (1) assumes a backend that already retried a
+        5xx (botocore standard mode: 3 attempts). With ``botocore_max_attempts=1`` that left
+        a 5xx two tries in all, and two 5xx in a row failed the record; the engine now gets
+        the difference, so a 5xx has at least botocore's three tries.
+        """
         return EngineConfig(
             concurrency=self.concurrency,
+            max_transient_retries=max(
+                EngineConfig.max_transient_retries,
+                STANDARD_MODE_ATTEMPTS - self.botocore_max_attempts,
+            ),
             requests_per_minute=self.requests_per_minute,
             tokens_per_minute=self.tokens_per_minute,
             budget_usd=self.budget_usd_per_partition,
