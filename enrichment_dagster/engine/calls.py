@@ -53,6 +53,11 @@ class RunAbort:
     def tripped(self) -> bool:
         return self._event.is_set()
 
+    @property
+    def refusal(self) -> str:
+        """The error of a record not sent because of it: another record's error, said so."""
+        return f"not sent: the backend reported a configuration error in this batch: {self.message}"
+
 
 @dataclass
 class CallEnv:
@@ -170,7 +175,7 @@ def call_with_retries(
     estimated = item.rendered.estimated_input_tokens
     while True:
         if env.abort.tripped:
-            raise ConfigurationError(env.abort.message)
+            raise ConfigurationError(env.abort.refusal)
         sent_at = env.pacer.before_call(estimated)
         started = time.perf_counter()
         try:

@@ -259,7 +259,7 @@ class _GroupRunner:
         if config.dry_run:
             return self._not_sent(base, DRY_RUN, "dry run: estimated only, not sent")
         if self.env.abort.tripped:
-            return self._not_sent(base, "configuration", self.env.abort.message)
+            return self._not_sent(base, "configuration", self.env.abort.refusal)
         return None
 
     def _ask(

@@ -27,3 +27,23 @@ def test_new_rules_version_misses_the_cache(tmp_path: Path) -> None:
     backend.cache_identity = "heuristic-newer-rules"
     fresh = run_pass(RECORDS, 1, backend, EngineConfig(), cache)
     assert fresh[0].success and not fresh[0].cache_hit
+
+
+class _NoCredentials:
+    name = "broken"
+
+    def complete(self, request):  # noqa: ANN001, ANN201 - a minimal backend
+        from enrichment_dagster.llm.types import ConfigurationError
+
+        raise ConfigurationError(f"no credentials (record {request.record_id}, pass 1)")
+
+    def cost_usd(self, model_id: str, input_tokens: int, output_tokens: int) -> float:
+        return 0.0
+
+
+def test_a_configuration_error_stops_the_batch_and_says_whose_it_was() -> None:
+    records = [SilverRecord(job_posting_id=str(i), job_description_text=f"Posting {i}") for i in range(3)]
+    results = run_pass(records, 1, _NoCredentials(), EngineConfig(concurrency=1), None)
+    assert [r.error_class for r in results] == ["configuration"] * 3
+    assert results[0].error_message.startswith("no credentials (record 0")
+    assert all(r.error_message.startswith("not sent: the backend reported") for r in results[1:])
