@@ -60,12 +60,18 @@ def prepare_record(
     model_id: str,
     context: PassContext | None,
     budget: PromptBudget,
+    by_record: bool = False,
 ) -> PreparedRecord:
-    """Render the prompt of one record and derive its answer key."""
+    """Render the prompt of one record and derive its answer key.
+
+    The key ignores the record id, so two ids with the same posting share one answer;
+    ``by_record`` keeps the id in it, for backends whose answer depends on the id itself
+    (replay reads ``<record_id>/pass{N}-<model>-raw.txt``).
+    """
     context = context or PassContext()
     rendered = render_prompt(
         pass_number, record, pass1=context.pass1, pass2=context.pass2, budget=budget
     )
-    input_hash = content_hash(rendered.messages)
+    input_hash = rendered.input_hash if by_record else content_hash(rendered.messages)
     key = answer_key(pass_number, backend_name, model_id, rendered.prompt_version, input_hash)
     return PreparedRecord(index, record, context, rendered, input_hash, key)

@@ -97,7 +97,10 @@ def run_pass(
     config.validate()
     model_id = config.model_for(pass_number)
     env = _make_env(backend, pass_number, model_id, config, resolve_price(backend, model_id), pacer)
-    preparer = _Preparer(pass_number, backend_identity(backend), model_id, config, previous or {})
+    preparer = _Preparer(
+        pass_number, backend_identity(backend), model_id, config, previous or {},
+        by_record=bool(getattr(backend, "answers_by_record", False)),
+    )
     results: list[RecordResult | None] = [None] * len(records)
     _dispatch(records, preparer, _GroupRunner(env, cache), results)
     final = [
@@ -187,6 +190,7 @@ class _Preparer:
     model_id: str
     config: EngineConfig
     previous: Mapping[str, PassContext]
+    by_record: bool = False
 
     def prepare(self, index: int, record: SilverRecord) -> PreparedRecord | RecordResult:
         try:
@@ -202,6 +206,7 @@ class _Preparer:
                 index, record, self.pass_number, self.backend_name, self.model_id,
                 self.previous.get(record_id),
                 PromptBudget(max_input_tokens=self.config.max_input_tokens),
+                self.by_record,
             )
         except Exception as exc:  # one unrenderable record must not stop the batch
             log.exception("pass %d: record #%d could not be prepared", self.pass_number, index)

@@ -51,6 +51,10 @@ def model_slug(model_id: str) -> str:
 class ReplayBackend:
     """Answers each request with the recorded text for (record, pass, model)."""
 
+    #: The answer depends on the record id, not only on the prompt: the engine must not
+    #: share one record's answer with another id whose prompt looks the same.
+    answers_by_record = True
+
     name = "replay"
 
     def __init__(self, folder: str | Path, model_id: str | None = None) -> None:
