@@ -23,6 +23,16 @@ What a request gets, decided in this order:
 The pass is read from a line ``OUTPUT_CONTRACT: pass{N}`` in the system prompt and the
 record id from a line ``RECORD_ID: <id>`` in the user message.
 
+Run alone (for benchmarks whose model calls come from other processes, e.g. the run
+workers of ``dagster dev``)::
+
+    python -m enrichment_dagster_tests.fakes.fake_bedrock --port 0 --latency 0.2
+
+prints one JSON line ``{"endpoint_url": ..., "pid": ...}`` once it listens, serves until
+SIGTERM/SIGINT, and answers ``GET /stats`` with the counters as JSON (``?per_record=1`` adds
+the calls per record id); ``POST /stats/reset`` zeroes them. Both routes are also served
+by an in-process :class:`FakeBedrock`.
+
 Failure kinds (for ``fail_next`` and ``fail_records``): ``throttle``, ``model_not_ready``,
 ``unavailable`` (503), ``internal`` (500), ``model_timeout`` (408), ``model_error`` (424),
 ``validation`` (400), ``access_denied`` (403), ``not_found`` (404); answer mutations
@@ -34,12 +44,17 @@ calls.
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import random
 import re
+import signal
+import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -47,7 +62,7 @@ from dataclasses import dataclass, field, fields, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -148,6 +163,9 @@ class FakeBedrockStats:
     max_in_flight: int
     outcomes: dict[str, int]
     requests: list[RecordedRequest]
+    #: Throttles from the quota itself (``rpm_limit`` window full or ``max_in_flight``
+    #: exceeded), as opposed to injected ones: a client that paces well keeps this near 0.
+    quota_throttled: int = 0
 
 
 @dataclass
@@ -160,6 +178,7 @@ class _Counters:
     output_tokens: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    quota_throttled: int = 0
     per_record: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
 
@@ -204,9 +223,10 @@ class FakeBedrock:
         self.configure(**config)
 
     # ----------------------------------------------------------------- lifecycle
-    def start(self) -> FakeBedrock:
-        """Bind an ephemeral port on 127.0.0.1 and serve in a daemon thread."""
-        self._server = _Server(("127.0.0.1", 0), _make_handler(self))
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> FakeBedrock:
+        """Bind ``host:port`` (default: an ephemeral port on 127.0.0.1) and serve in a daemon
+        thread."""
+        self._server = _Server((host, port), _make_handler(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -290,7 +310,24 @@ class FakeBedrock:
                 max_in_flight=c.max_in_flight,
                 outcomes=dict(c.outcomes),
                 requests=list(self._requests),
+                quota_throttled=c.quota_throttled,
             )
+
+    def stats_dict(self, per_record: bool = False) -> dict[str, Any]:
+        """The counters as JSON-ready data (``GET /stats``), without the request log, whose
+        bodies are large; ``per_record`` adds the calls per record id."""
+        stats = self.stats
+        data: dict[str, Any] = {
+            name: getattr(stats, name)
+            for name in ("calls", "ok", "throttled", "quota_throttled", "errors",
+                         "input_tokens", "output_tokens", "in_flight", "max_in_flight",
+                         "outcomes")
+        }
+        data["records"] = len(stats.per_record_calls)
+        data["max_calls_per_record"] = max(stats.per_record_calls.values(), default=0)
+        if per_record:
+            data["per_record_calls"] = stats.per_record_calls
+        return data
 
     # ------------------------------------------------------------------ serving
     def serve(self, operation: str, model_id: str, raw_body: bytes) -> _Reply:
@@ -338,9 +375,10 @@ class FakeBedrock:
         """Failure kind, mutation kind, ``sleep:<s>`` or None (plain answer). Under the lock."""
         if config.known_models is not None and parsed.model_id not in config.known_models:
             return "validation"
-        if config.max_in_flight is not None and self._counters.in_flight > config.max_in_flight:
-            return "throttle"
-        if not self._admit_rpm(config):
+        if (
+            config.max_in_flight is not None and self._counters.in_flight > config.max_in_flight
+        ) or not self._admit_rpm(config):
+            self._counters.quota_throttled += 1
             return "throttle"
         scripted = self._scripted_kind(parsed.record_id)
         if scripted is not None:
@@ -727,7 +765,8 @@ def _make_handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             match = _ROUTE.match(self.path.split("?", 1)[0])
             if match is None:
-                self._send(_unknown_operation(self.path))
+                if not self._control(self.path.split("?", 1)[0]):
+                    self._send(_unknown_operation(self.path))
                 return
             fake.enter_request()
             try:
@@ -737,6 +776,22 @@ def _make_handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
                 self._send(reply)
             finally:
                 fake.leave_request()
+
+        def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+            url = urlsplit(self.path)
+            if url.path != "/stats":
+                self._send(_unknown_operation(self.path))
+                return
+            per_record = parse_qs(url.query).get("per_record", ["0"])[0] not in ("", "0")
+            self._send(_json_reply(fake.stats_dict(per_record)))
+
+        def _control(self, path: str) -> bool:
+            """Serve a control route (not a Bedrock one); False when ``path`` is none."""
+            if path == "/stats/reset":
+                fake.reset_stats()
+                self._send(_json_reply(fake.stats_dict()))
+                return True
+            return False
 
         def _send(self, reply: _Reply) -> None:
             try:
@@ -760,6 +815,10 @@ def _unknown_operation(path: str) -> _Reply:
     headers["x-amzn-ErrorType"] = "UnknownOperationException"
     body = json.dumps({"message": f"fake Bedrock does not serve {path}"}).encode("utf-8")
     return _Reply(404, body, headers)
+
+
+def _json_reply(data: Mapping[str, Any]) -> _Reply:
+    return _Reply(200, json.dumps(data).encode("utf-8"), _json_headers())
 
 
 # ---------------------------------------------------------------------- pytest
@@ -797,3 +856,129 @@ def fake_bedrock() -> Iterator[FakeBedrock]:
     """A started fake Bedrock Runtime server, stopped after the test."""
     with FakeBedrock() as server:
         yield server
+
+
+# ---------------------------------------------------------------------- standalone
+class FakeBedrockProcess:
+    """The standalone server (:func:`main`) in a child process, for callers in other
+    processes: ``with FakeBedrockProcess("--latency", "0.2") as fake: fake.endpoint_url``.
+
+    ``stats()``/``reset_stats()`` go through the HTTP control routes, so they see the calls
+    of every client process.
+    """
+
+    def __init__(self, *args: str, start_timeout_s: float = 30.0) -> None:
+        self.args = list(args)
+        self.start_timeout_s = start_timeout_s
+        self.endpoint_url = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> FakeBedrockProcess:
+        command = [sys.executable, "-m", "enrichment_dagster_tests.fakes.fake_bedrock", *self.args]
+        repo = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (repo, os.environ.get("PYTHONPATH", "")) if p)}
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+        assert self._process.stdout is not None
+        ready = _readline_within(self._process.stdout, self.start_timeout_s)
+        if not ready:
+            self.stop()
+            raise RuntimeError(f"the fake Bedrock process did not start: {command}")
+        self.endpoint_url = json.loads(ready)["endpoint_url"]
+        return self
+
+    def stats(self, per_record: bool = False) -> dict[str, Any]:
+        query = "?per_record=1" if per_record else ""
+        with urllib.request.urlopen(f"{self.endpoint_url}/stats{query}", timeout=30) as reply:
+            return json.loads(reply.read())
+
+    def reset_stats(self) -> dict[str, Any]:
+        request = urllib.request.Request(f"{self.endpoint_url}/stats/reset", b"", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return json.loads(reply.read())
+
+    def stop(self) -> None:
+        """SIGTERM (the server prints its final stats and exits), SIGKILL after 10 s."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def __enter__(self) -> FakeBedrockProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _readline_within(stream: Any, timeout_s: float) -> str:
+    """The first line of ``stream``, or "" after ``timeout_s`` (a reader thread: a pipe
+    read cannot time out by itself)."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout_s)
+    return lines[0].strip() if lines else ""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve a fake in the foreground until SIGTERM/SIGINT (see the module docstring).
+
+    A separate process, because model calls made by other processes (``dagster dev`` run
+    workers) cannot reach a server living inside a pytest process that is blocked waiting
+    for them, and because a benchmark's client should not share its GIL with the server.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m enrichment_dagster_tests.fakes.fake_bedrock",
+        description="Serve a fake Bedrock Runtime on 127.0.0.1 until SIGTERM/SIGINT.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port (printed)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per answer")
+    parser.add_argument("--latency-jitter", type=float, default=0.0, help="fraction, e.g. 0.1")
+    parser.add_argument("--max-in-flight", type=int, default=None,
+                        help="throttle requests beyond this many open at once")
+    parser.add_argument("--rpm", type=int, default=None, help="requests-per-minute quota")
+    parser.add_argument("--throttle-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--full-answers", metavar="QUOTE", default=None,
+                        help="answer every field of each pass, quoting QUOTE as evidence "
+                             "(default: the small DEFAULT_ANSWERS)")
+    args = parser.parse_args(argv)
+    config: dict[str, Any] = {
+        "latency_s": args.latency,
+        "latency_jitter": args.latency_jitter,
+        "max_in_flight": args.max_in_flight,
+        "rpm_limit": args.rpm,
+        "throttle_rate": args.throttle_rate,
+        "seed": args.seed,
+        "request_log_size": 0,  # nobody reads the log of a standalone server: keep no bodies
+    }
+    if args.full_answers is not None:
+        from enrichment_dagster_tests.engine.answers import answer_by_pass
+
+        config["default_answers"] = dict(answer_by_pass(args.full_answers))
+    fake = FakeBedrock(**config).start(port=args.port, host=args.host)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(json.dumps({"endpoint_url": fake.endpoint_url, "pid": os.getpid()}), flush=True)
+    try:
+        while not stop.wait(0.5):  # a short wait: signals are handled between waits
+            pass
+    finally:
+        fake.stop()
+    print(json.dumps(fake.stats_dict()), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
