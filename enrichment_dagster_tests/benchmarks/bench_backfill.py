@@ -92,6 +92,7 @@ from enrichment_dagster_tests.benchmarks.bench_partition import (  # noqa: E402
     sample_silver,
     write_silver_partition,
 )
+from enrichment_dagster_tests.benchmarks.report import print_report  # noqa: E402
 from enrichment_dagster_tests.fakes.fake_bedrock import FakeBedrockProcess  # noqa: E402
 from enrichment_dagster_tests.fakes.postgres import connect, pg_settings  # noqa: E402
 
@@ -505,11 +506,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"work folder kept: {workdir}", file=sys.stderr)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key:>24}: {value}")
+    print_report(report, args.json, width=24)
     return 0
 
 

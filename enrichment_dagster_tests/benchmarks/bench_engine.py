@@ -31,7 +31,6 @@ the per-call client cost is a larger share of a 50 ms call).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -60,6 +59,7 @@ from enrichment_dagster.llm.types import LLMBackend, LLMRequest, LLMResponse  # 
 from enrichment_dagster.prompts.render import output_schema, render_prompt  # noqa: E402
 from enrichment_dagster.storage.cache_store import CacheStore  # noqa: E402
 from enrichment_dagster.storage.filesystem import StorageRoot  # noqa: E402
+from enrichment_dagster_tests.benchmarks.report import print_report
 from enrichment_dagster_tests.engine.answers import (  # noqa: E402
     DESCRIPTION,
     answer_by_pass,
@@ -301,11 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.update(_DUMMY_AWS_ENV)  # loopback only: never sign with real credentials
     report = run_benchmark(n_records, latency, quota, args.throttle_rate, repeats,
                            overhead_repeats)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key:>24}: {value}")
+    print_report(report, args.json, width=24)
     return 0
 
 

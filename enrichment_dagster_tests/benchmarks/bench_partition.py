@@ -47,7 +47,6 @@ share of a short run).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -85,6 +84,7 @@ from enrichment_dagster.prompts.render import output_schema, render_prompt  # no
 from enrichment_dagster.resources import LLMResource, StorageResource  # noqa: E402
 from enrichment_dagster.storage.io_manager import ParquetIOManager  # noqa: E402
 from enrichment_dagster.storage.parquet import read_partition  # noqa: E402
+from enrichment_dagster_tests.benchmarks.report import print_report  # noqa: E402
 from enrichment_dagster_tests.engine.answers import answer_by_pass  # noqa: E402
 from enrichment_dagster_tests.fakes.fake_bedrock import (  # noqa: E402
     FakeBedrock,
@@ -401,11 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeats or (1 if args.quick else 3)
     os.environ.update(DUMMY_AWS_ENV)  # loopback only: never sign with real credentials
     report = run_benchmark(records, latency, args.concurrency, repeats, args.fake)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key:>26}: {value}")
+    print_report(report, args.json, width=26)
     return 0
 
 
