@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
-from dagster import DagsterInstance
+from dagster import BetaWarning, DagsterInstance
 
 from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
 from enrichment_dagster.storage.filesystem import StorageRoot
@@ -58,6 +59,7 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    warnings.filterwarnings("ignore", category=BetaWarning)  # backfill_policy: known, intended
     from enrichment_dagster.definitions import defs  # after DAGSTER_HOME is set
     root = StorageRoot.from_env()
     print(f"storage root: {root.root_uri}; copied {copy_sample(root)} sample Silver files")
@@ -65,7 +67,10 @@ def main() -> int:
     instance = DagsterInstance.get()
     lines = []
     for key in SAMPLE_PARTITIONS:
-        result = job.execute_in_process(partition_key=key, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
         if not result.success:
             print(f"partition {key}: run {result.run_id} failed", file=sys.stderr)
             return 1
