@@ -65,7 +65,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -87,14 +86,17 @@ from enrichment_dagster.storage.filesystem import StorageRoot  # noqa: E402
 from enrichment_dagster.storage.parquet import read_partition  # noqa: E402
 from enrichment_dagster_tests.benchmarks.bench_partition import (  # noqa: E402
     BENCH_MARKER,
-    DUMMY_AWS_ENV,
     machine,
     sample_silver,
     write_silver_partition,
 )
-from enrichment_dagster_tests.benchmarks.report import print_report  # noqa: E402
+from enrichment_dagster_tests.benchmarks.report import DUMMY_AWS_ENV, print_report  # noqa: E402
 from enrichment_dagster_tests.fakes.fake_bedrock import FakeBedrockProcess  # noqa: E402
-from enrichment_dagster_tests.fakes.postgres import connect, pg_settings  # noqa: E402
+from enrichment_dagster_tests.fakes.postgres import (  # noqa: E402
+    connect,
+    pg_settings,
+    temporary_database,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_YAML = REPO / "deploy" / "dagster.local.yaml"
@@ -283,18 +285,8 @@ def environment(values: dict[str, str]) -> Iterator[None]:
 @contextmanager
 def own_database() -> Iterator[str]:
     """Create ``enrichment_bench_<random>`` on the DAGSTER_PG_* server; drop it at exit."""
-    settings = pg_settings()
-    admin = connect(settings, "postgres")
-    admin.autocommit = True
-    name = f"enrichment_bench_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
+    with temporary_database(connect(pg_settings(), "postgres"), "enrichment_bench") as name:
         yield name
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 # ------------------------------------------------------------------ the benchmark

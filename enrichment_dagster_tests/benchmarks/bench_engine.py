@@ -59,7 +59,7 @@ from enrichment_dagster.llm.types import LLMBackend, LLMRequest, LLMResponse  # 
 from enrichment_dagster.prompts.render import output_schema, render_prompt  # noqa: E402
 from enrichment_dagster.storage.cache_store import CacheStore  # noqa: E402
 from enrichment_dagster.storage.filesystem import StorageRoot  # noqa: E402
-from enrichment_dagster_tests.benchmarks.report import print_report
+from enrichment_dagster_tests.benchmarks.report import DUMMY_AWS_ENV, print_report
 from enrichment_dagster_tests.engine.answers import (  # noqa: E402
     DESCRIPTION,
     answer_by_pass,
@@ -71,14 +71,6 @@ MODEL = "openai.gpt-oss-120b-1:0"
 PASSES = (1, 2, 3)
 CONCURRENCY = 8
 OUTPUT_TOKENS = 8192
-_DUMMY_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-}
 
 
 def make_records(n: int) -> list[SilverRecord]:
@@ -298,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quota = args.quota or default_quota(latency)
     repeats = args.repeats or (1 if args.quick else 3)
     overhead_repeats = args.overhead_repeats or (2 if args.quick else 5)
-    os.environ.update(_DUMMY_AWS_ENV)  # loopback only: never sign with real credentials
+    os.environ.update(DUMMY_AWS_ENV)  # loopback only: never sign with real credentials
     report = run_benchmark(n_records, latency, quota, args.throttle_rate, repeats,
                            overhead_repeats)
     print_report(report, args.json, width=24)

@@ -84,7 +84,7 @@ from enrichment_dagster.prompts.render import output_schema, render_prompt  # no
 from enrichment_dagster.resources import LLMResource, StorageResource  # noqa: E402
 from enrichment_dagster.storage.io_manager import ParquetIOManager  # noqa: E402
 from enrichment_dagster.storage.parquet import read_partition  # noqa: E402
-from enrichment_dagster_tests.benchmarks.report import print_report  # noqa: E402
+from enrichment_dagster_tests.benchmarks.report import DUMMY_AWS_ENV, print_report  # noqa: E402
 from enrichment_dagster_tests.engine.answers import answer_by_pass  # noqa: E402
 from enrichment_dagster_tests.fakes.fake_bedrock import (  # noqa: E402
     FakeBedrock,
@@ -102,14 +102,6 @@ PASSES = (1, 2, 3)
 ASSETS = ("pass1", "pass2", "pass3", "silver_ai")
 SILVER_FILE = "part-00000-bench.snappy.parquet"
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
-DUMMY_AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-    "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-}
 
 
 # ------------------------------------------------------------------ Silver input

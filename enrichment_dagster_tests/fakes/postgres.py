@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
@@ -52,18 +53,24 @@ def fresh_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{message} ({REQUIRE_ENV}=1, so this is a failure, not a skip)")
         pytest.skip(f"{message} (set {REQUIRE_ENV}=1 to make this a failure)")
+    with temporary_database(admin, "enrichment_test") as name:
+        for variable, value in settings.items():
+            monkeypatch.setenv(variable, value)
+        monkeypatch.setenv("DAGSTER_PG_DB", name)
+        yield name
+
+
+@contextmanager
+def temporary_database(admin: Any, prefix: str) -> Iterator[str]:
+    """Create ``<prefix>_<random>`` through ``admin`` (a connection to ``postgres``), drop
+    it (forcing other sessions off) at exit, and close ``admin``."""
     admin.autocommit = True
-    name = f"enrichment_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
-    for variable, value in settings.items():
-        monkeypatch.setenv(variable, value)
-    monkeypatch.setenv("DAGSTER_PG_DB", name)
     try:
         yield name
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
-
-
