@@ -10,13 +10,33 @@ export ENRICHMENT_SHARED_DATA
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export DAGSTER_HOME
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+# uv, pinned, bootstraps everything else from uv.lock (a fresh machine has only Python + pip).
+UV_VERSION := 0.13.9
+UV_HOME := .tools/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+# The machine's interpreter, never a downloaded one; the lock is never re-resolved here.
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: lock upgrade
+$(UV):
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Exactly the locked closure (runtime + test extras); fails if uv.lock and pyproject.toml disagree.
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --extra test
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve uv.lock after editing pyproject.toml (keeps every other version as locked).
+lock: $(UV)
+	$(UV) lock
+
+# Move every package to the newest version the pins in pyproject.toml allow; review, test, commit.
+upgrade: $(UV)
+	$(UV) lock --upgrade
 
 demo: $(STAMP)
 	$(BIN)/python -m enrichment_dagster.demo
@@ -48,4 +68,4 @@ data-dictionary: $(STAMP)
 	$(BIN)/enrichment data-dictionary --out docs/data_dictionary.md
 
 clean:
-	rm -rf $(VENV) data .dagster_home
+	rm -rf $(VENV) .tools data .dagster_home
