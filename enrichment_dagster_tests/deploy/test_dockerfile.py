@@ -2,24 +2,18 @@
 
 Checks: multi-stage with the compiler only in the builder, a slim Python 3.11 base,
 non-root final user, DAGSTER_HOME and the two config files in place, installation only
-from the builder's wheels under the pinned constraints, and a build context that contains
-what the Dockerfile copies and nothing else. Plus: ``deploy/constraints.txt`` is exactly the
-tested environment's runtime dependency closure.
+from the builder's wheels, which are exactly the runtime set of ``uv.lock`` (hash-checked),
+and a build context that contains what the Dockerfile copies and nothing else. That the
+lock itself is current and installed is ``test_lock.py``'s concern.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import tomllib
 from dataclasses import dataclass, field
 
-import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
 from enrichment_dagster_tests.deploy.conftest import DEPLOY_DIR, REPO_ROOT
-from enrichment_dagster_tests.deploy.constraints import render, runtime_closure
 
 DOCKERFILE = DEPLOY_DIR / "Dockerfile"
 COMPILER_PACKAGES = ("build-essential", "gcc", "g++", "clang", "make", "libpq-dev", "python3-dev")
@@ -93,13 +87,20 @@ def test_compilers_only_in_the_builder() -> None:
     for package in COMPILER_PACKAGES:
         assert not re.search(rf"(?<![\w-]){re.escape(package)}(?![\w-])", final_text), package
     assert "apt-get install" not in final_text
-    # The final image installs from the builder's wheels only, offline, under the pins.
+    # The final image installs the builder's wheels only: offline, no resolver, checked.
     (install,) = [run for run in final.args("RUN") if "pip install" in run]
-    assert "--no-index" in install
+    assert "--no-index" in install and "--no-deps" in install
     assert "from=builder" in install
-    assert "--constraint" in install or "-c " in install
+    assert "pip check" in install
+    # The builder's wheels are the lock's runtime set: exported frozen, no extras, hashed.
     (wheel,) = [run for run in stages[0].args("RUN") if "pip wheel" in run]
-    assert "--constraint constraints.txt" in wheel
+    export = wheel.split("&&")[0]
+    assert export.split()[:2] == ["uv", "export"], export
+    assert "--frozen" in export
+    assert "--extra" not in export and "--all-extras" not in export
+    assert "--require-hashes" in wheel
+    (uv_install,) = [run for run in stages[0].args("RUN") if "pip install" in run]
+    assert '"uv==${UV_VERSION}"' in uv_install
     # Wheels are bind-mounted, never copied into a layer of the final image.
     assert not any("/wheels" in copy for copy in final.args("COPY"))
 
@@ -151,28 +152,3 @@ def test_build_context_contains_what_is_copied() -> None:
     for source in sources:
         assert source.rstrip("/") in included, f"{source} is excluded from the build context"
         assert (REPO_ROOT / source).exists(), source
-
-
-def test_constraints_are_the_tested_runtime_closure() -> None:
-    expected = render(runtime_closure())
-    actual = (DEPLOY_DIR / "constraints.txt").read_text(encoding="utf-8")
-    if actual != expected:
-        pytest.fail(
-            "deploy/constraints.txt differs from the installed runtime closure; regenerate with\n"
-            "  .venv/bin/python -m enrichment_dagster_tests.deploy.constraints"
-            " > deploy/constraints.txt\nexpected:\n" + expected
-        )
-
-
-def test_constraints_agree_with_pyproject_pins() -> None:
-    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    pins = {}
-    for line in (DEPLOY_DIR / "constraints.txt").read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            name, _, version = line.partition("==")
-            pins[canonicalize_name(name)] = version
-    for dependency in pyproject["project"]["dependencies"]:
-        requirement = Requirement(dependency)
-        (specifier,) = requirement.specifier
-        assert specifier.operator == "==", f"unpinned in pyproject.toml: {dependency}"
-        assert pins.get(canonicalize_name(requirement.name)) == specifier.version, dependency
