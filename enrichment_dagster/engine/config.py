@@ -30,13 +30,13 @@ class EngineConfig:
 
     Retries come in three kinds, each bounded and each counted in the record's telemetry:
 
-    * transport: a ``retryable`` :class:`~enrichment_dagster.llm.types.LLMError` that is left
-      after the backend's own retries (botocore's for Bedrock). Throttles get
-      ``max_throttle_retries`` more tries, paced by the shared throttle governor; other
-      retryable errors (5xx, timeouts) get ``max_transient_retries`` because the backend
-      has already retried them and stacking loops multiplies the wait (fault 1 of the old
-      system). For the engine to own throttle pacing alone, build the Bedrock backend with
-      ``max_attempts=1``.
+    * transport: a ``retryable`` :class:`~enrichment_dagster.llm.types.LLMError` raised by
+      the backend. Backends make one attempt per call (Bedrock as the resource builds it,
+      botocore ``max_attempts=1``; the openai backend always), so the engine is the only
+      retry loop: stacked loops multiply the requests and the wait (fault 1 of the old
+      system). Throttles get ``max_throttle_retries`` more tries, paced by the shared
+      throttle governor; other retryable errors (5xx, timeouts) get
+      ``max_transient_retries`` (the resource raises it to 2: three tries in all).
     * truncation: an answer cut by ``max_tokens`` is asked once more with the larger
       ``retry_max_output_tokens`` budget.
     * re-ask: an answer that cannot be parsed or validated is asked once more with the

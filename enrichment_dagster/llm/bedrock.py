@@ -7,10 +7,12 @@ support it.
 
 Why these botocore settings are explicit: botocore 1.43 defaults to ``legacy`` retries (5
 attempts) and 1.44 to ``standard`` (3), and the default 60 s read timeout is too short for
-long LLM answers. Retries of throttles, 5xx and read timeouts are left to botocore (one retry
-loop, not two stacked ones as in the old client); what is left after those attempts surfaces
-as a typed :class:`~enrichment_dagster.llm.types.LLMError` carrying the attempts made, and
-the engine decides what to do next.
+long LLM answers. The pipeline builds this backend with ``max_attempts=1``
+(``LLMResource.botocore_max_attempts``): botocore then makes one request per call, its
+outcome surfaces as a typed :class:`~enrichment_dagster.llm.types.LLMError` carrying the
+attempts made, and the engine (:mod:`enrichment_dagster.engine.calls`) is the only layer that
+retries, paced by the shared throttle governor (one retry loop, not two stacked ones as in
+the old client). ``max_attempts > 1`` lets botocore retry underneath, for standalone use.
 
 ``latency_s`` is wall time for the whole call, retries and backoff included.
 """

@@ -8,9 +8,14 @@ Settings: base URL from the ``base_url`` argument or ``OPENAI_BASE_URL`` (e.g.
 ``http://127.0.0.1:8000/v1``; ``/chat/completions`` is appended); optional bearer key from
 ``api_key`` or ``OPENAI_API_KEY``.
 
-Retries: the server is usually local and has no SDK retry layer in front of it, so this
-backend retries 429, 5xx, 408 and connection failures itself, a few times with exponential
-backoff (honouring ``Retry-After`` up to a cap). Other 4xx are raised at once.
+Retries: none here. Each call is one HTTP request; its outcome is reported as a typed
+:class:`~enrichment_dagster.llm.types.LLMError` (429 -> ``ThrottledError``, 5xx and connection
+failures -> ``TransientError``, 408 -> ``ModelTimeoutError``, other 4xx ->
+``InvalidRequestError``) and the engine (:mod:`enrichment_dagster.engine.calls`) is the only
+place that retries, paced by the shared throttle governor. A retry loop here stacked under the
+engine's multiplied the requests (one 5xx cost 9 requests, one 429 cost 27) and slept per
+thread, outside the governor. A ``Retry-After`` header is kept on the error as
+``retry_after_s`` for whoever wants to read it; the governor decides the pause.
 
 Prices: any model id is accepted. A model that is in the price table is costed at its table
 price; a model that is not is treated as **self-hosted and costs 0** (see :meth:`cost_usd`).
@@ -23,11 +28,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from email.message import Message as EmailMessage
 from typing import Any
 
@@ -46,7 +50,6 @@ from enrichment_dagster.llm.types import (
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
 API_KEY_ENV = "OPENAI_API_KEY"
-MAX_RETRY_AFTER_S = 30.0
 
 _FINISH_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -58,20 +61,16 @@ _FINISH_REASONS: dict[str, StopReason] = {
 
 
 class _HttpFailure(Exception):
-    """One failed attempt: the typed error to raise and whether another try may help."""
+    """The failed request: the typed error to raise and the server's ``Retry-After``."""
 
     def __init__(self, error_type: type[LLMError], message: str, retry_after: float | None):
         super().__init__(message)
         self.error_type = error_type
         self.retry_after = retry_after
 
-    @property
-    def retryable(self) -> bool:
-        return self.error_type in (ThrottledError, TransientError, ModelTimeoutError)
-
 
 class OpenAICompatibleBackend:
-    """POSTs ``/chat/completions``; thread-safe (no shared mutable state)."""
+    """POSTs ``/chat/completions`` once per call; thread-safe (no shared mutable state)."""
 
     name = "openai"
 
@@ -82,42 +81,28 @@ class OpenAICompatibleBackend:
         *,
         json_mode: bool | None = None,
         timeout_s: float = 300.0,
-        max_attempts: int = 3,
-        backoff_s: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         """``json_mode``: True/False forces ``response_format`` on/off; None (default) sends
-        ``{"type": "json_object"}`` only when the request carries an output schema.
-        ``sleep`` is injectable so tests need not wait for the backoff."""
+        ``{"type": "json_object"}`` only when the request carries an output schema."""
         url = base_url or os.environ.get(BASE_URL_ENV)
         if not url:
             raise ConfigurationError(
                 f"the openai backend needs a base URL: pass base_url or set {BASE_URL_ENV}"
             )
-        if max_attempts < 1:
-            raise ConfigurationError(f"max_attempts must be >= 1, got {max_attempts}")
         self.base_url = url.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         self.json_mode = json_mode
         self.timeout_s = timeout_s
-        self.max_attempts = max_attempts
-        self.backoff_s = backoff_s
-        self._sleep = sleep
 
     def complete(self, request: LLMRequest) -> LLMResponse:
-        """One chat completion, retried on 429/5xx/connection errors up to max_attempts."""
+        """One chat completion: one HTTP request, its failure raised as a typed error."""
         body = json.dumps(self.build_body(request)).encode("utf-8")
         started = time.perf_counter()
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                payload = self._post(body)
-            except _HttpFailure as failure:
-                if not failure.retryable or attempt == self.max_attempts:
-                    raise self._typed_error(failure, request, attempt) from failure
-                self._sleep(self._backoff(attempt, failure.retry_after))
-                continue
-            return parse_chat_completion(payload, request, time.perf_counter() - started, attempt)
-        raise AssertionError("unreachable: the loop returns or raises")
+        try:
+            payload = self._post(body)
+        except _HttpFailure as failure:
+            raise self._typed_error(failure, request) from failure
+        return parse_chat_completion(payload, request, time.perf_counter() - started, 1)
 
     def cost_usd(self, model_id: str, input_tokens: int, output_tokens: int) -> float:
         """Table price for hosted models; 0 for self-hosted ones (not in the table)."""
@@ -165,22 +150,19 @@ class OpenAICompatibleBackend:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, MAX_RETRY_AFTER_S)
-        return self.backoff_s * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-
-    def _typed_error(self, failure: _HttpFailure, request: LLMRequest, attempts: int) -> LLMError:
+    def _typed_error(self, failure: _HttpFailure, request: LLMRequest) -> LLMError:
         text = (
             f"openai-compatible call to {self.base_url} for model {request.model_id} "
-            f"(record {request.record_id}, pass {request.pass_number}) failed after "
-            f"{attempts} attempt(s): {failure}"
+            f"(record {request.record_id}, pass {request.pass_number}) failed: {failure}"
         )
-        return failure.error_type(text, attempts=attempts)
+        error = failure.error_type(text, attempts=1)
+        error.retry_after_s = failure.retry_after  # type: ignore[attr-defined]
+        return error
 
 
 def _http_failure(exc: urllib.error.HTTPError) -> _HttpFailure:
-    """Classify an HTTP error status into a typed, possibly retryable failure."""
+    """Classify an HTTP error status into a typed failure (retryable or not: the engine
+    reads ``retryable`` on the error class)."""
     detail = _error_detail(exc)
     message = f"HTTP {exc.code}: {detail}"
     retry_after = _retry_after(exc.headers)

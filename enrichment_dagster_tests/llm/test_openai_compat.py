@@ -1,4 +1,6 @@
-"""OpenAICompatibleBackend against a tiny scripted chat-completions server."""
+"""OpenAICompatibleBackend against a tiny scripted chat-completions server: one HTTP request
+per call, and through the engine (as ``LLMResource`` builds it) the engine's retries only,
+counted at the server."""
 
 from __future__ import annotations
 
@@ -7,21 +9,27 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.engine import EngineConfig, Pacer, ThrottleGovernor, run_pass
 from enrichment_dagster.llm.openai_compat import OpenAICompatibleBackend
 from enrichment_dagster.llm.types import (
     ConfigurationError,
     InvalidRequestError,
+    LLMError,
     LLMRequest,
     Message,
+    ModelTimeoutError,
     ThrottledError,
     TransientError,
 )
+from enrichment_dagster.resources import LLMResource
+from enrichment_dagster_tests.engine.answers import DESCRIPTION, full_answer
 
 MODEL = "qwen2.5:7b-instruct"  # a self-hosted model: not in the price table
 
@@ -101,13 +109,13 @@ def make_request(output_schema: dict[str, Any] | None = None) -> LLMRequest:
     )
 
 
-def make_backend(url: str, sleeps: list[float], **settings: Any) -> OpenAICompatibleBackend:
-    return OpenAICompatibleBackend(url, sleep=sleeps.append, **settings)
+def make_backend(url: str, **settings: Any) -> OpenAICompatibleBackend:
+    return OpenAICompatibleBackend(url, **settings)
 
 
 def test_happy_path(chat_server: ChatServer) -> None:
     chat_server.script((200, completion(reasoning_content="thinking..."), {}))
-    backend = make_backend(chat_server.url, [], api_key="sk-local")
+    backend = make_backend(chat_server.url, api_key="sk-local")
 
     response = backend.complete(make_request(output_schema={"type": "object"}))
 
@@ -124,8 +132,8 @@ def test_happy_path(chat_server: ChatServer) -> None:
 
 
 def test_json_mode_follows_the_request_unless_forced(chat_server: ChatServer) -> None:
-    make_backend(chat_server.url, []).complete(make_request())
-    make_backend(chat_server.url, [], json_mode=True).complete(make_request())
+    make_backend(chat_server.url).complete(make_request())
+    make_backend(chat_server.url, json_mode=True).complete(make_request())
     assert "response_format" not in chat_server.requests[0][2]
     assert chat_server.requests[1][2]["response_format"] == {"type": "json_object"}
     assert "Authorization" not in chat_server.requests[0][1]
@@ -133,54 +141,118 @@ def test_json_mode_follows_the_request_unless_forced(chat_server: ChatServer) ->
 
 def test_length_maps_to_max_tokens(chat_server: ChatServer) -> None:
     chat_server.script((200, completion('{"a": ', finish="length"), {}))
-    response = make_backend(chat_server.url, []).complete(make_request())
+    response = make_backend(chat_server.url).complete(make_request())
     assert response.stop_reason == "max_tokens" and response.truncated
 
 
-def test_429_and_5xx_are_retried_with_backoff(chat_server: ChatServer) -> None:
-    sleeps: list[float] = []
-    chat_server.script(
-        (429, {"error": {"message": "slow down"}}, {"Retry-After": "2"}),
-        (503, {"error": {"message": "overloaded"}}, {}),
-    )
-
-    response = make_backend(chat_server.url, sleeps).complete(make_request())
-
-    assert response.attempts == 3
-    assert sleeps[0] == 2.0 and 0 < sleeps[1] <= 2.0
-    assert len(chat_server.requests) == 3
-
-
-def test_persistent_throttling_raises_after_max_attempts(chat_server: ChatServer) -> None:
-    chat_server.script(*[(429, {"error": {"message": "slow down"}}, {})] * 3)
-    with pytest.raises(ThrottledError, match="slow down") as caught:
-        make_backend(chat_server.url, [], max_attempts=3).complete(make_request())
-    assert caught.value.attempts == 3
-
-
-def test_persistent_5xx_is_transient(chat_server: ChatServer) -> None:
-    chat_server.script(*[(500, {"error": {"message": "boom"}}, {})] * 2)
-    with pytest.raises(TransientError) as caught:
-        make_backend(chat_server.url, [], max_attempts=2).complete(make_request())
-    assert caught.value.attempts == 2
+@pytest.mark.parametrize(
+    ("status", "error_type", "headers"),
+    [
+        (429, ThrottledError, {"Retry-After": "2"}),
+        (503, TransientError, {}),
+        (408, ModelTimeoutError, {}),
+    ],
+)
+def test_a_retryable_failure_is_one_request_and_a_typed_error(
+    chat_server: ChatServer, status: int, error_type: type[LLMError], headers: dict[str, str]
+) -> None:
+    """The backend never retries: the engine does, paced by the shared governor."""
+    chat_server.script((status, {"error": {"message": "try later"}}, headers))
+    with pytest.raises(error_type, match="try later") as caught:
+        make_backend(chat_server.url).complete(make_request())
+    assert caught.value.retryable and caught.value.attempts == 1
+    assert len(chat_server.requests) == 1
+    expected_retry_after = 2.0 if headers else None
+    assert caught.value.retry_after_s == expected_retry_after  # type: ignore[attr-defined]
 
 
 def test_4xx_is_not_retried(chat_server: ChatServer) -> None:
-    sleeps: list[float] = []
     chat_server.script((400, {"error": {"message": "model not found"}}, {}))
     with pytest.raises(InvalidRequestError, match="model not found") as caught:
-        make_backend(chat_server.url, sleeps).complete(make_request())
-    assert caught.value.attempts == 1 and sleeps == []
+        make_backend(chat_server.url).complete(make_request())
+    assert caught.value.attempts == 1 and not caught.value.retryable
+    assert len(chat_server.requests) == 1
 
 
-def test_connection_refused_is_transient() -> None:
+def test_connection_refused_is_one_retryable_attempt() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    backend = make_backend(f"http://127.0.0.1:{port}/v1", [], max_attempts=2)
-    with pytest.raises(TransientError) as caught:
+    backend = make_backend(f"http://127.0.0.1:{port}/v1")
+    with pytest.raises(LLMError) as caught:
         backend.complete(make_request())
-    assert caught.value.attempts == 2
+    assert caught.value.retryable and caught.value.attempts == 1
+
+
+def engine_setup(url: str) -> tuple[OpenAICompatibleBackend, EngineConfig, Pacer]:
+    """The backend and engine settings ``LLMResource`` gives a step for ``backend="openai"``
+    (retry counts included), with the backoffs and the governor's pauses made short."""
+    llm = LLMResource(backend="openai", openai_base_url=url, concurrency=1)
+    config = replace(
+        llm.engine_config(),
+        default_model=MODEL,
+        models={},
+        throttle_backoff_s=0.001,
+        transient_backoff_s=0.001,
+    )
+    backend = llm.make_backend()
+    assert isinstance(backend, OpenAICompatibleBackend)
+    return backend, config, Pacer(governor=ThrottleGovernor(base_pause_s=0.001))
+
+
+def one_record() -> list[SilverRecord]:
+    return [
+        SilverRecord(
+            job_posting_id="r1", job_title="Data Engineer", job_description_text=DESCRIPTION
+        )
+    ]
+
+
+def test_one_5xx_record_costs_at_most_three_requests_through_the_engine(
+    chat_server: ChatServer,
+) -> None:
+    """Regression: the backend's own 3-attempt loop under the engine's retries made one
+    failing record cost 9 requests; the server now sees the engine's tries only."""
+    chat_server.script(*[(500, {"error": {"message": "boom"}}, {})] * 20)
+    backend, config, pacer = engine_setup(chat_server.url)
+
+    (result,) = run_pass(one_record(), 1, backend, config, pacer=pacer)
+
+    assert not result.success and result.error_class == "transient"
+    assert len(chat_server.requests) == 1 + config.max_transient_retries == 3
+    assert result.attempts == len(chat_server.requests)
+
+
+def test_a_5xx_blip_is_absorbed_by_the_engine_retries(chat_server: ChatServer) -> None:
+    chat_server.script(
+        (500, {"error": {"message": "boom"}}, {}),
+        (502, {"error": {"message": "bad gateway"}}, {}),
+        (200, completion(full_answer(1)), {}),
+    )
+    backend, config, pacer = engine_setup(chat_server.url)
+
+    (result,) = run_pass(one_record(), 1, backend, config, pacer=pacer)
+
+    assert result.success, result.error_message
+    assert result.attempts == len(chat_server.requests) == 3
+
+
+def test_one_429_record_is_bounded_by_the_engine_and_paced_by_the_shared_governor(
+    chat_server: ChatServer,
+) -> None:
+    """Regression: one throttled record cost 27 requests (3 per engine try), with the
+    backend sleeping per thread outside the governor. Now every request is one engine try,
+    each throttle reaches the shared governor, and the total is the engine's bound."""
+    chat_server.script(*[(429, {"error": {"message": "slow down"}}, {})] * 50)
+    backend, config, pacer = engine_setup(chat_server.url)
+
+    (result,) = run_pass(one_record(), 1, backend, config, pacer=pacer)
+
+    assert not result.success and result.error_class == "throttled"
+    assert len(chat_server.requests) == 1 + config.max_throttle_retries
+    assert result.attempts == len(chat_server.requests)
+    assert pacer.governor.stats.throttles == len(chat_server.requests)
+    assert pacer.governor.stats.pauses > 0  # the shared pause, not a per-thread sleep
 
 
 def test_base_url_and_key_from_environment(
