@@ -8,9 +8,13 @@ across partitions and across runs are paid for once. A prompt or contract change
 the key, so stale answers are never reused (fault 10 of the old system).
 
 Only complete answers are stored. Failures are not, so a re-run retries exactly them; their
-count per key is kept in a small ledger (``<key>.attempts.json`` beside the answer) so that
+count per key is kept in a small ledger (``_cache/ab/cd/<key>.attempts.json``) so that
 a record that fails every time stops being paid for after ``max_attempts_per_record`` runs.
 The ledger is best effort: two runs racing on the same key may undercount by one.
+
+Every stored answer names its own key and input hash, and :func:`read_answer` serves it
+only when both are the ones looked up: an entry holding another record's answer (copied,
+swapped or mis-indexed) is reported as corrupt and treated as a miss, never served.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
 from enrichment_dagster.llm.types import Message
-from enrichment_dagster.storage.cache_store import CacheStore
+from enrichment_dagster.storage.cache_store import BlobStore, CacheStore
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +85,13 @@ class CachedAnswer:
     stop_reason: str | None
     issue_counts: dict[str, int] = field(default_factory=dict)
     created_at: str = ""
+    #: The answer key it was stored under ("" in entries written before keys were kept).
+    key: str = ""
 
     def to_bytes(self) -> bytes:
         payload = {
             "format": PAYLOAD_FORMAT,
+            "key": self.key,
             "pass_number": self.pass_number,
             "model_id": self.model_id,
             "prompt_version": self.prompt_version,
@@ -129,11 +136,16 @@ class CachedAnswer:
             stop_reason=payload.get("stop_reason"),
             issue_counts={str(k): int(v) for k, v in (payload.get("issue_counts") or {}).items()},
             created_at=str(payload.get("created_at", "")),
+            key=str(payload.get("key") or ""),
         )
 
 
-def read_answer(cache: CacheStore, key: str) -> CachedAnswer | None:
-    """The stored answer, or None on a miss or an unreadable payload.
+def read_answer(
+    cache: CacheStore | BlobStore, key: str, input_hash: str | None = None,
+    pass_number: int | None = None,
+) -> CachedAnswer | None:
+    """The stored answer of ``key``, or None on a miss, an unreadable payload or an entry
+    that is not this key's answer (its stored key, input hash or pass differ).
 
     Raises whatever the store raises when it cannot be read at all (the caller must not
     send the record then: the answer may well be there).
@@ -142,10 +154,30 @@ def read_answer(cache: CacheStore, key: str) -> CachedAnswer | None:
     if data is None:
         return None
     try:
-        return CachedAnswer.from_bytes(data)
+        answer = CachedAnswer.from_bytes(data)
     except Exception as exc:  # a corrupt or outdated payload is a miss, not a crash
-        log.warning("ignoring unreadable cache entry %s: %s", cache.uri(key), exc)
+        _report_corrupt(cache, key, f"unreadable payload: {exc}")
         return None
+    problems = []
+    if answer.key and answer.key != key:
+        problems.append(f"it names key {answer.key[:16]}…")
+    if input_hash is not None and answer.input_hash != input_hash:
+        problems.append(f"its input hash is {answer.input_hash[:16]}…, not {input_hash[:16]}…")
+    if pass_number is not None and answer.pass_number != pass_number:
+        problems.append(f"it is a pass-{answer.pass_number} answer")
+    if problems:
+        _report_corrupt(cache, key, "holds another record's answer: " + "; ".join(problems))
+        return None
+    return answer
+
+
+def _report_corrupt(cache: CacheStore | BlobStore, key: str, reason: str) -> None:
+    report = getattr(cache, "report_corrupt", None)
+    if callable(report):
+        report(key, reason)
+    else:
+        log.warning("corrupt cache entry %s ignored (treated as a miss): %s", cache.uri(key),
+                    reason)
 
 
 @dataclass(frozen=True)
@@ -163,8 +195,8 @@ class LedgerEntry:
 class AttemptsLedger:
     """``<key>.attempts.json`` files beside the answers; every operation is best effort."""
 
-    def __init__(self, cache: CacheStore) -> None:
-        self.store = CacheStore(cache.root, suffix=LEDGER_SUFFIX)
+    def __init__(self, cache: CacheStore | BlobStore) -> None:
+        self.store = BlobStore(cache.root, suffix=LEDGER_SUFFIX)
 
     def read(self, key: str) -> LedgerEntry:
         try:

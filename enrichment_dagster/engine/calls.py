@@ -19,6 +19,7 @@ from enrichment_dagster.engine.config import EngineConfig
 from enrichment_dagster.engine.prepare import PreparedRecord
 from enrichment_dagster.engine.ratelimit import Pacer
 from enrichment_dagster.engine.results import TRUNCATED
+from enrichment_dagster.engine.stops import Reachability, StorageGuard
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
 from enrichment_dagster.llm.types import (
     ConfigurationError,
@@ -28,6 +29,7 @@ from enrichment_dagster.llm.types import (
     LLMResponse,
     Message,
     ThrottledError,
+    UnreachableError,
 )
 
 REASK_TEMPLATE = (
@@ -74,6 +76,9 @@ class CallEnv:
     retry_budget: int
     output_schema: dict[str, Any] | None
     abort: RunAbort = field(default_factory=RunAbort)
+    #: Tripped by the first paid answer the cache could not store (engine.stops).
+    storage: StorageGuard = field(default_factory=StorageGuard)
+    reach: Reachability = field(default_factory=lambda: Reachability(8))
 
 
 @dataclass
@@ -176,6 +181,8 @@ def call_with_retries(
     while True:
         if env.abort.tripped:
             raise ConfigurationError(env.abort.refusal)
+        if env.reach.tripped:
+            raise UnreachableError(env.reach.refusal)
         sent_at = env.pacer.before_call(estimated)
         started = time.perf_counter()
         try:
@@ -184,6 +191,13 @@ def call_with_retries(
             tally.calls += 1
             tally.attempts += max(int(exc.attempts), 1)
             tally.latency_s += time.perf_counter() - started
+            if isinstance(exc, UnreachableError):
+                env.reach.on_unreachable(str(exc))
+                if env.reach.tripped:
+                    env.pacer.on_other_outcome()
+                    raise
+            else:
+                env.reach.on_reached()
             if isinstance(exc, ThrottledError):
                 env.pacer.on_throttle(sent_at)
                 if throttle_retries < config.max_throttle_retries:
@@ -203,6 +217,7 @@ def call_with_retries(
             env.pacer.on_other_outcome()  # a broken backend must not hold the probe slot
             raise
         record_usage(env, response, tally)
+        env.reach.on_reached()
         return response
 
 

@@ -87,6 +87,9 @@ class EngineConfig:
     ungrounded_confidence_factor: float = 0.5
     #: Prompt input budget (tokens) handed to the renderer.
     max_input_tokens: int = 12000
+    #: Connection failures in a row (nothing reaching the model in between) after which
+    #: the rest of the batch is not sent: ``model_unreachable`` (engine.stops).
+    unreachable_stop_after: int = 8
 
     def model_for(self, pass_number: int) -> str:
         return self.models.get(pass_number) or self.default_model

@@ -16,6 +16,10 @@ Error classes (``error_class``) are the backend's (``throttled``, ``transient``,
 * ``upstream_failed``: not sent, an earlier pass has no output for this record;
 * ``dry_run``: not sent, a dry run (estimates are in ``estimated_*``);
 * ``cache_error``: not sent, the cache could not be read (sending could pay twice);
+* ``storage_unwritable``: not sent, a paid answer of the batch could not be cached (every
+  further answer would be paid and lost);
+* ``model_unreachable``: not sent, the model could not be reached (consecutive connection
+  failures); never counted against the record's attempts;
 * ``internal``: an unexpected exception in the engine for this record (a bug).
 """
 
@@ -40,9 +44,12 @@ DRY_RUN = "dry_run"
 CACHE_ERROR = "cache_error"
 INTERNAL = "internal"
 TRUNCATED = "truncated"
+STORAGE_UNWRITABLE = "storage_unwritable"
+MODEL_UNREACHABLE = "model_unreachable"
 
 #: Outcomes that never reached the model: they say nothing about the record itself.
-NOT_SENT = frozenset({BUDGET_EXCEEDED, PERMANENTLY_FAILED, UPSTREAM_FAILED, DRY_RUN, CACHE_ERROR})
+NOT_SENT = frozenset({BUDGET_EXCEEDED, PERMANENTLY_FAILED, UPSTREAM_FAILED, DRY_RUN, CACHE_ERROR,
+                      STORAGE_UNWRITABLE, MODEL_UNREACHABLE})
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,13 @@ Per group of identical model inputs (usually one record), in this order:
 4. budget              -> ``budget_exceeded`` once the batch's cap is reached;
 5. the conversation    -> calls with retries, truncation retry and re-ask (engine.calls);
 6. bookkeeping         -> complete answers are cached; other outcomes in which the model
-                          was asked count one failed run in the ledger (throttles and
-                          configuration errors excepted: they say nothing about the record).
+                          was asked count one failed run in the ledger (throttles,
+                          configuration errors and calls that never reached the model
+                          excepted: they say nothing about the record).
+
+Two batch-wide stops (engine.stops): after the first paid answer the cache cannot store,
+no record is sent (``storage_unwritable``); after ``unreachable_stop_after`` connection
+failures in a row, the rest is not sent (``model_unreachable``).
 
 Whatever goes wrong inside a worker becomes that record's ``internal`` error: a batch never
 fails because of one record. Only settings that would fail every record (an invalid
@@ -49,12 +54,15 @@ from enrichment_dagster.engine.results import (
     CACHE_ERROR,
     DRY_RUN,
     INTERNAL,
+    MODEL_UNREACHABLE,
     PERMANENTLY_FAILED,
+    STORAGE_UNWRITABLE,
     UPSTREAM_FAILED,
     BatchSummary,
     PassContext,
     RecordResult,
 )
+from enrichment_dagster.engine.stops import Reachability
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
 from enrichment_dagster.llm.prices import get_model, is_known_model
 from enrichment_dagster.llm.types import ConfigurationError, LLMBackend
@@ -64,7 +72,9 @@ from enrichment_dagster.storage.cache_store import CacheStore
 log = logging.getLogger(__name__)
 
 #: Failures that do not count against a record in the attempts ledger.
-NOT_THE_RECORDS_FAULT = frozenset({"throttled", "configuration"})
+NOT_THE_RECORDS_FAULT = frozenset(
+    {"throttled", "configuration", "unreachable", MODEL_UNREACHABLE, STORAGE_UNWRITABLE}
+)
 FALLBACK_OUTPUT_TOKENS = 8192
 
 
@@ -102,13 +112,35 @@ def run_pass(
         by_record=bool(getattr(backend, "answers_by_record", False)),
     )
     results: list[RecordResult | None] = [None] * len(records)
-    _dispatch(records, preparer, _GroupRunner(env, cache), results)
+    try:
+        _dispatch(records, preparer, _GroupRunner(env, cache), results)
+    finally:
+        _close_cache(cache, env)
     final = [
         result if result is not None else _internal(records[i], i, pass_number, "no result")
         for i, result in enumerate(results)
     ]
     log.info("pass %d batch done: %s", pass_number, BatchSummary.from_results(final).to_dict())
     return final
+
+
+def _close_cache(cache: CacheStore | None, env: CallEnv) -> None:
+    """End the cache's writer session (seal its segment); a failure is logged, the
+    answers stay in the results (and so in the pass table)."""
+    close = getattr(cache, "close", None)
+    if not callable(close):
+        return
+    try:
+        close()
+    except Exception as exc:
+        env.storage.trip(repr(exc))
+        log.error("pass %d: the answer cache could not be sealed: %r", env.pass_number, exc)
+    if env.storage.tripped:
+        log.error("pass %d: answers could not be cached; records not yet sent were not "
+                  "sent (%s): %s", env.pass_number, STORAGE_UNWRITABLE, env.storage.message)
+    if env.reach.tripped:
+        log.error("pass %d: the model could not be reached; records not yet sent were not "
+                  "sent (%s): %s", env.pass_number, MODEL_UNREACHABLE, env.reach.last_error)
 
 
 def _dispatch(
@@ -178,6 +210,7 @@ def _make_env(
         first_budget=first_budget,
         retry_budget=max(config.retry_output_budget(pass_number, first_budget), first_budget),
         output_schema=output_schema(pass_number),
+        reach=Reachability(config.unreachable_stop_after),
     )
 
 
@@ -242,7 +275,10 @@ class _GroupRunner:
         estimate = self._estimate(item)
         base = self._base(item, estimate)
         try:
-            cached = read_answer(self.cache, item.key) if self.cache is not None else None
+            cached = (
+                read_answer(self.cache, item.key, item.input_hash, self.env.pass_number)
+                if self.cache is not None else None
+            )
         except Exception as exc:  # sending now could pay for an answer we already own
             return self._not_sent(base, CACHE_ERROR, f"cache unreadable, not sent: {exc!r}")
         if cached is not None:
@@ -265,6 +301,10 @@ class _GroupRunner:
             return self._not_sent(base, DRY_RUN, "dry run: estimated only, not sent")
         if self.env.abort.tripped:
             return self._not_sent(base, "configuration", self.env.abort.refusal)
+        if self.env.storage.tripped:
+            return self._not_sent(base, STORAGE_UNWRITABLE, self.env.storage.refusal)
+        if self.env.reach.tripped:
+            return self._not_sent(base, MODEL_UNREACHABLE, self.env.reach.refusal)
         return None
 
     def _ask(
@@ -413,11 +453,13 @@ class _GroupRunner:
             latency_s=answer.tally.latency_s,
             stop_reason=answer.stop_reason,
             issue_counts=answer.parsed.report.counts,
+            key=item.key,
         )
         try:
             self.cache.put(item.key, cached.to_bytes())
-        except Exception as exc:  # the answer is still returned: only reuse is lost
-            log.error("could not cache the answer of record %s: %r",
+        except Exception as exc:  # the answer is still returned; no more are bought
+            self.env.storage.trip(repr(exc))
+            log.error("could not cache the answer of record %s, sending no more records: %r",
                       item.record.job_posting_id, exc)
             return False
         return True

@@ -50,6 +50,7 @@ from enrichment_dagster.llm.types import (
     StopReason,
     ThrottledError,
     TransientError,
+    UnreachableError,
 )
 
 ENDPOINT_ENV = "BEDROCK_ENDPOINT_URL"
@@ -319,6 +320,8 @@ def map_botocore_error(exc: BotoCoreError, request: LLMRequest, attempts: int) -
     )
     if isinstance(exc, NoCredentialsError | PartialCredentialsError | NoRegionError):
         return ConfigurationError(text, attempts=attempts)
-    if isinstance(exc, BotoConnectionError | HTTPClientError):
+    if isinstance(exc, BotoConnectionError):  # refused, DNS, connect timeout, proxy, TLS
+        return UnreachableError(text, attempts=attempts)
+    if isinstance(exc, HTTPClientError):  # sent, then reset or timed out: may have reached
         return TransientError(text, attempts=attempts)
     return LLMError(text, attempts=attempts)

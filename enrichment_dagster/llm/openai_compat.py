@@ -28,6 +28,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +47,7 @@ from enrichment_dagster.llm.types import (
     StopReason,
     ThrottledError,
     TransientError,
+    UnreachableError,
 )
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -137,7 +139,8 @@ class OpenAICompatibleBackend:
         except urllib.error.HTTPError as exc:
             raise _http_failure(exc) from exc
         except (http.client.HTTPException, OSError) as exc:  # URLError, timeouts, resets
-            raise _HttpFailure(TransientError, f"connection failed: {exc}", None) from exc
+            kind = UnreachableError if _never_connected(exc) else TransientError
+            raise _HttpFailure(kind, f"connection failed: {exc}", None) from exc
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:

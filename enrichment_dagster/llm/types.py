@@ -85,6 +85,14 @@ class TransientError(LLMError):
     retryable = True
 
 
+class UnreachableError(TransientError):
+    """The request never reached the model: connection refused, DNS failure, connect
+    timeout. Nothing was billed and it says nothing about the record, so it never counts
+    against the record's attempts (the engine stops a batch that cannot reach the model)."""
+
+    error_class = "unreachable"
+
+
 class ModelTimeoutError(LLMError):
     error_class = "model_timeout"
     retryable = True

@@ -67,6 +67,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from enrichment_dagster.llm.replay import model_slug
+from enrichment_dagster_tests.fakes.fake_bedrock_batch import FakeBatchPlane
 
 AnswerFn = Callable[[Mapping[str, Any], str], str]
 
@@ -166,6 +167,10 @@ class FakeBedrockStats:
     #: Throttles from the quota itself (``rpm_limit`` window full or ``max_in_flight``
     #: exceeded), as opposed to injected ones: a client that paces well keeps this near 0.
     quota_throttled: int = 0
+    #: Answers served (billed) per record id: a throttled or 5xx request is not billed.
+    per_record_billed: dict[str, int] = field(default_factory=dict)
+    #: Input + output tokens billed per record id.
+    per_record_billed_tokens: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -181,6 +186,8 @@ class _Counters:
     quota_throttled: int = 0
     per_record: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
+    per_record_billed: Counter[str] = field(default_factory=Counter)
+    per_record_billed_tokens: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,8 @@ class FakeBedrock:
         self._requests: deque[RecordedRequest] = deque(maxlen=self._config.request_log_size)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: The batch-inference control plane (model-invocation jobs) on the same server.
+        self.batch = FakeBatchPlane(self)
         self.configure(**config)
 
     # ----------------------------------------------------------------- lifecycle
@@ -311,6 +320,8 @@ class FakeBedrock:
                 outcomes=dict(c.outcomes),
                 requests=list(self._requests),
                 quota_throttled=c.quota_throttled,
+                per_record_billed=dict(c.per_record_billed),
+                per_record_billed_tokens=dict(c.per_record_billed_tokens),
             )
 
     def stats_dict(self, per_record: bool = False) -> dict[str, Any]:
@@ -457,8 +468,14 @@ class FakeBedrock:
             self._counters.input_tokens += input_tokens
             self._counters.output_tokens += output_tokens
             self._counters.outcomes[_outcome_name(kind)] += 1
+            self._bill(parsed.record_id, input_tokens + output_tokens)
         answer_body = _Answer(text, reasoning, stop, input_tokens, output_tokens, delay)
         return _Reply(200, _encode_answer(parsed, answer_body), _json_headers(), delay)
+
+    def _bill(self, record_id: str | None, tokens: int) -> None:
+        """Count one billed answer for ``record_id`` (under the lock)."""
+        self._counters.per_record_billed[record_id or ""] += 1
+        self._counters.per_record_billed_tokens[record_id or ""] += tokens
 
     def _delay(self, config: FakeBedrockConfig, kind: str | None, output_tokens: int) -> float:
         delay = config.latency_s + config.latency_per_output_token_s * output_tokens
@@ -764,6 +781,8 @@ def _make_handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             match = _ROUTE.match(self.path.split("?", 1)[0])
+            if match is None and self._batch("POST", raw):
+                return
             if match is None:
                 if not self._control(self.path.split("?", 1)[0]):
                     self._send(_unknown_operation(self.path))
@@ -779,11 +798,28 @@ def _make_handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server naming)
             url = urlsplit(self.path)
+            if self._batch("GET", b""):
+                return
             if url.path != "/stats":
                 self._send(_unknown_operation(self.path))
                 return
             per_record = parse_qs(url.query).get("per_record", ["0"])[0] not in ("", "0")
             self._send(_json_reply(fake.stats_dict(per_record)))
+
+        def _batch(self, method: str, raw: bytes) -> bool:
+            """Serve a batch control-plane route (fakes.fake_bedrock_batch); False if none."""
+            route = fake.batch.handle(method, self.path)
+            if route is None:
+                return False
+            status, payload = fake.batch.call(route[0], route[1], raw)
+            if status == 200:
+                self._send(_json_reply(payload))
+            else:
+                reply = _error_reply("validation", payload[1])
+                headers = dict(reply.headers)
+                headers["x-amzn-ErrorType"] = payload[0] + _ERROR_TYPE_SUFFIX
+                self._send(_Reply(status, reply.body, headers))
+            return True
 
         def _control(self, path: str) -> bool:
             """Serve a control route (not a Bedrock one); False when ``path`` is none."""

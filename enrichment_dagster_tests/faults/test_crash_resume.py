@@ -9,7 +9,7 @@ for is in the content-addressed cache, every partition file is written atomicall
   run plus the calls in flight at the kill (at most one per worker: ``CONCURRENCY``);
 * no reader ever takes a half-written or temporary file for data: not during the runs
   (a thread reads the partition folders all along), not after the kill (pass1 is whole,
-  pass2 is absent or whole, every visible cache file is a whole JSON document).
+  pass2 is absent or whole, every cache segment holds only whole frames).
 
 The partition runs in a *subprocess* (``enrich_job.execute_in_process`` on a DagsterInstance
 in a temp ``DAGSTER_HOME``, resources from the environment exactly as in production) so it
@@ -43,6 +43,7 @@ from enrichment_dagster.engine.cache import content_hash
 from enrichment_dagster.engine.tables import prepare_silver
 from enrichment_dagster.partitions import partition_key_to_path
 from enrichment_dagster.prompts.render import render_prompt
+from enrichment_dagster.storage.cache_store import scan_frames
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.parquet import (
     PART_FILE_NAME,
@@ -296,7 +297,7 @@ def test_sigkill_in_pass2_then_rerun_pays_only_what_was_in_flight(
         figures["killed_run_s"] = round(time.monotonic() - started, 1)
 
         # What a reader finds after the kill: pass1 whole, pass2 absent or whole, no
-        # temp file taken for data, every visible cache file a whole JSON document.
+        # temp file taken for data, every cache segment made of whole frames.
         storage = StorageRoot(str(crash_root))
         assert sorted(read_partition(storage, "pass1", KEY).column("job_posting_id")
                       .to_pylist()) == sorted(ids)
@@ -308,7 +309,12 @@ def test_sigkill_in_pass2_then_rerun_pays_only_what_was_in_flight(
             assert set(table.column("job_posting_id").to_pylist()) == expected, dataset
         visible, hidden = cache_files(crash_root)
         for path in visible:
-            json.loads(path.read_bytes())
+            if path.suffix == ".seg":  # every frame whole: a kill never tears an append
+                frames, stopped = scan_frames(path.read_bytes())
+                assert frames and stopped == path.stat().st_size, path
+            elif path.suffix == ".json":  # attempts ledger entries
+                json.loads(path.read_bytes())
+        figures["cache_segments_after_kill"] = sum(p.suffix == ".seg" for p in visible)
         figures["cache_files_after_kill"] = len(visible)
         figures["hidden_temp_files_after_kill"] = len(hidden)
         fake.reset_stats()

@@ -1,14 +1,20 @@
-"""CacheStore: content-addressed LLM results, locally and on moto S3."""
+"""CacheStore: content-addressed LLM answers in indexed segments, locally and on moto S3."""
 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from enrichment_dagster.storage.cache_store import CacheStore
+from enrichment_dagster.storage.cache_store import (
+    BlobStore,
+    CacheStore,
+    StorageUnwritableError,
+    encode_frame,
+)
 from enrichment_dagster.storage.filesystem import StorageRoot
 
 
@@ -28,12 +34,89 @@ def test_miss_put_hit(storage_root: StorageRoot) -> None:
     assert cache.get(key) == b'{"salary_min": 100}'
 
 
-def test_keys_are_sharded_under_underscore_cache(storage_root: StorageRoot) -> None:
-    cache = CacheStore(storage_root)
-    key = _key("x")
-    cache.put(key, b"{}")
-    assert cache.uri(key) == storage_root.uri("_cache", key[:2], key[2:4], f"{key}.json")
+def test_answers_live_in_few_segments_under_underscore_cache(storage_root: StorageRoot) -> None:
+    cache = CacheStore(storage_root, flush_entries=1000)
+    payloads = {_key(f"r{i}"): f'{{"i": {i}}}'.encode() * 200 for i in range(200)}
+    for key, data in payloads.items():
+        cache.put(key, data)
+    cache.close()
+    files = storage_root.list_files(storage_root.path("_cache"))
+    # One segment and its index, not 200 files; each answer compressed.
+    assert sorted(f.name.rsplit(".", 1)[1] for f in files) == ["idx", "seg"]
+    assert sum(f.size for f in files) < sum(len(d) for d in payloads.values()) / 2
+    reader = CacheStore(storage_root)  # a new process: one listing, then every key
+    assert all(reader.get(key) == data for key, data in payloads.items())
+
+
+def test_a_second_session_writes_a_new_segment_and_the_newest_wins(
+    storage_root: StorageRoot,
+) -> None:
+    key = _key("same")
+    for version in (b"old", b"new"):
+        with CacheStore(storage_root) as cache:
+            cache.put(key, version)
+    assert len(CacheStore(storage_root).segment_files()) == 2
+    assert CacheStore(storage_root).get(key) == b"new"
+
+
+def test_an_unsealed_segment_is_scanned_and_a_torn_tail_ignored(tmp_path: Path) -> None:
+    """What a SIGKILL leaves: a segment without its index, maybe a frame cut short."""
+    root = StorageRoot(str(tmp_path))
+    cache = CacheStore(root)
+    keys = [_key(f"k{i}") for i in range(5)]
+    for key in keys:
+        cache.put(key, key.encode())
+    (segment,) = cache.segment_files()  # not closed: no index, as after a kill
+    with open(segment, "ab") as handle:
+        handle.write(encode_frame(_key("torn"), b"x" * 500)[:-7])
+    reader = CacheStore(root)
+    assert [reader.get(k) for k in keys] == [k.encode() for k in keys]
+    assert reader.get(_key("torn")) is None
+
+
+def test_a_frame_of_another_key_is_a_reported_miss(tmp_path: Path) -> None:
+    root = StorageRoot(str(tmp_path))
+    with CacheStore(root, read_legacy=False) as cache:
+        cache.put(_key("a"), b"answer of a")
+        cache.put(_key("b"), b"answer of b")
+    (segment,) = CacheStore(root).segment_files()
+    data = Path(segment).read_bytes()
+    frame_a = encode_frame(_key("a"), b"answer of a")
+    swapped = data[len(frame_a):] + data[: len(frame_a)]  # b's frame where a's was
+    Path(segment).write_bytes(swapped)
+    reader = CacheStore(root, read_legacy=False)
+    assert reader.get(_key("a")) is None and reader.corrupt == 1
+
+
+def test_entries_of_the_per_file_layout_are_still_read(storage_root: StorageRoot) -> None:
+    key = _key("before segments")
+    BlobStore(storage_root).put(key, b"old answer")
     assert storage_root.exists(storage_root.path("_cache", key[:2], key[2:4], f"{key}.json"))
+    assert CacheStore(storage_root).get(key) == b"old answer"
+
+
+def test_a_replaced_cache_folder_makes_put_fail_not_lose_answers(tmp_path: Path) -> None:
+    root = StorageRoot(str(tmp_path))
+    cache = CacheStore(root)
+    cache.put(_key("first"), b"kept")
+    folder = tmp_path / "_cache"
+    shutil.rmtree(folder)
+    folder.write_text("not a folder")  # the path is now a file
+    with pytest.raises(StorageUnwritableError):
+        cache.put(_key("second"), b"lost?")
+
+
+def test_s3_sessions_put_new_objects_every_flush(moto_s3) -> None:  # noqa: ANN001
+    root = StorageRoot(moto_s3.storage_uri(), endpoint_url=moto_s3.endpoint_url)
+    cache = CacheStore(root, flush_entries=10)
+    for i in range(25):
+        cache.put(_key(f"s{i}"), b"v%d" % i)
+    assert len(cache.segment_files()) == 2  # two flushes of 10; 5 still buffered
+    assert cache.get(_key("s24")) == b"v24"  # readable before its PUT
+    cache.close()
+    assert len(cache.segment_files()) == 3
+    reader = CacheStore(root)
+    assert all(reader.get(_key(f"s{i}")) == b"v%d" % i for i in range(25))
 
 
 @pytest.mark.parametrize("key", ["", "abc", "ABCDEF0123456789", "../../etc/passwd", "g" * 64])
@@ -56,6 +139,8 @@ def test_concurrent_puts_from_a_thread_pool(storage_root: StorageRoot) -> None:
         list(pool.map(lambda item: cache.put(*item), jobs))
 
     assert all(cache.get(key) == data for key, data in payloads.items())
+    cache.close()
+    reader = CacheStore(storage_root)
+    assert all(reader.get(key) == data for key, data in payloads.items())
     files = storage_root.list_files(storage_root.path("_cache"))
-    assert len(files) == len(payloads)  # no temp files left behind
-    assert all(entry.name.endswith(".json") for entry in files)
+    assert all(entry.name.endswith((".seg", ".idx")) for entry in files)
