@@ -96,3 +96,29 @@ def path_to_partition_key(path: str) -> str | None:
     except ValueError:
         return None
     return f"{year:04d}-{month:02d}-{day:02d}-{hour:02d}:00"
+
+
+PARTITIONS_PER_RUN_ENV = "ENRICHMENT_PARTITIONS_PER_RUN"
+DEFAULT_PARTITIONS_PER_RUN = 24
+
+
+def partitions_per_run() -> int:
+    """How many hourly partitions one backfill run holds (default a day, 24).
+
+    Why more than one: each run pays a fixed cost (launch, a process per step, imports)
+    that dwarfed the enrichment itself at one partition per run, and the
+    ``dagster/backfill`` run limit caps how many of those run at once. Within a run every
+    record of every partition goes through one engine pool.
+    """
+    raw = os.environ.get(PARTITIONS_PER_RUN_ENV, "").strip()
+    value = int(raw) if raw else DEFAULT_PARTITIONS_PER_RUN
+    if value < 1:
+        raise ValueError(f"{PARTITIONS_PER_RUN_ENV} must be >= 1, got {value}")
+    return value
+
+
+def backfill_policy() -> Any:
+    """``BackfillPolicy.multi_run(partitions_per_run())`` for every enrichment asset."""
+    from dagster import BackfillPolicy
+
+    return BackfillPolicy.multi_run(max_partitions_per_run=partitions_per_run())

@@ -1,15 +1,26 @@
 """pass1, pass2, pass3: one table per partition, one row per Silver record.
 
-Thin on purpose: read the partition, hand it to the engine, turn results into a table
-with numeric metadata. Re-materializing a partition is how failures are retried: answers
-already paid for come from the content-addressed cache, only failures are sent again.
+Thin on purpose: read the partitions, hand them to the engine, turn results into a table
+per partition with numeric metadata. Re-materializing a partition is how failures are
+retried: answers already paid for come from the content-addressed cache, only failures are
+sent again.
+
+A run holds one partition (sensor, CLI, demo) or a range of them (a backfill, up to
+``ENRICHMENT_PARTITIONS_PER_RUN``). For a range the records of every partition go through
+one engine call, so the pool's concurrency is filled across partitions rather than drained
+at the end of each hour; the output is ``{partition_key: table}``, which the IO manager
+writes as one file per partition, and each partition gets its own metadata and its own
+materialization event.
 """
 
 
 import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, AssetIn, BackfillPolicy, asset
+from dagster import AssetExecutionContext, AssetIn, BetaWarning, asset
 
 from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.engine.results import PassContext
@@ -21,7 +32,7 @@ from enrichment_dagster.engine.tables import (
     prepare_silver,
     summarize_pass,
 )
-from enrichment_dagster.partitions import hourly_partitions
+from enrichment_dagster.partitions import backfill_policy, hourly_partitions
 from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.storage.parquet import read_partition
 
@@ -29,9 +40,39 @@ COMMON = {
     "partitions_def": hourly_partitions,
     "group_name": "enrichment",
     "pool": "bedrock",
-    "backfill_policy": BackfillPolicy.multi_run(1),
+    "backfill_policy": backfill_policy(),
     "io_manager_key": "parquet_io_manager",
 }
+
+
+def enrichment_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``dagster.asset`` with the ``backfill_policy`` BetaWarning silenced at its cause.
+
+    Dagster 1.13 warns each time ``asset(backfill_policy=...)`` is called, i.e. on every
+    definitions load in every process (`dagster dev` printed it dozens of times); the
+    policy is intended, so the warning is suppressed for exactly that call.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        return asset(**kwargs)
+
+
+def run_partition_keys(context: AssetExecutionContext) -> list[str]:
+    """The partitions of this run: one key, or every key of a backfill's range, in order."""
+    return list(context.partition_keys)
+
+
+def by_partition(keys: list[str], value: pa.Table | Mapping[str, pa.Table]) -> dict[str, pa.Table]:
+    """An upstream input as ``{partition_key: table}`` (the IO manager gives a bare table
+    when the run holds one partition)."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    return {keys[0]: value}
+
+
+def as_output(keys: list[str], tables: dict[str, pa.Table]) -> pa.Table | dict[str, pa.Table]:
+    """A bare table for a one-partition run, else ``{partition_key: table}``."""
+    return tables[keys[0]] if len(keys) == 1 else {k: tables[k] for k in keys}
 
 
 def load_silver(storage: StorageResource, partition_key: str) -> SilverBatch:
@@ -53,48 +94,92 @@ def silver_problems(batch: SilverBatch) -> list[str]:
             + [f"duplicate id {i} skipped (first row kept)" for i in batch.duplicate_ids])
 
 
+def _waves(batches: dict[str, SilverBatch]) -> list[list[str]]:
+    """Partitions grouped so that no record id occurs twice in one engine call.
+
+    The engine keys the earlier passes' outputs by record id; a posting repeated in two
+    hours (it happens when Spark re-lands a row) must not read the other hour's context.
+    Almost always this is one wave holding every partition.
+    """
+    waves: list[tuple[list[str], set[str]]] = []
+    for key, batch in batches.items():
+        ids = {r.job_posting_id for r in batch.records}
+        for keys, seen in waves:
+            if not ids & seen:
+                keys.append(key)
+                seen |= ids
+                break
+        else:
+            waves.append(([key], ids))
+    return [keys for keys, _ in waves]
+
+
 def _enrich(
     context: AssetExecutionContext,
     pass_number: int,
     storage: StorageResource,
     llm: LLMResource,
-    previous: dict[str, PassContext] | None = None,
-) -> pa.Table:
+    previous: Mapping[str, Mapping[str, PassContext]] | None = None,
+) -> pa.Table | dict[str, pa.Table]:
+    """Run one pass over every partition of the run; ``previous`` is per partition."""
     started = time.monotonic()
-    batch = load_silver(storage, context.partition_key)
-    results = run_pass(batch.records, pass_number, llm.make_backend(), llm.engine_config(),
-                       storage.cache(), previous)
-    table = pass_table(pass_number, results)
-    metadata = summarize_pass(pass_number, table)
-    metadata["duration_s"] = round(time.monotonic() - started, 3)
-    metadata.update(silver_problem_counts(batch))
-    # The prompt says when a description was cut to fit the budget; this says it to users.
-    metadata["descriptions_shortened"] = sum(r.description_shortened for r in results)
-    metadata["dagster/row_count"] = table.num_rows
-    for problem in silver_problems(batch):
-        context.log.warning(f"Silver {context.partition_key}: {problem}")
-    context.add_output_metadata(metadata)
-    return table
+    keys = run_partition_keys(context)
+    batches = {key: load_silver(storage, key) for key in keys}
+    backend, config, cache = llm.make_backend(), llm.engine_config(), storage.cache()
+    results_by_key = {}
+    for wave in _waves(batches):
+        records = [r for key in wave for r in batches[key].records]
+        context_by_id = {rid: ctx for key in wave for rid, ctx in ((previous or {}).get(key) or {}).items()}
+        results = run_pass(records, pass_number, backend, config, cache, context_by_id if previous else None)
+        offset = 0
+        for key in wave:
+            n = len(batches[key].records)
+            results_by_key[key] = results[offset:offset + n]
+            offset += n
+    duration = round(time.monotonic() - started, 3)
+    tables = {}
+    for key in keys:
+        batch, results = batches[key], results_by_key[key]
+        table = pass_table(pass_number, results)
+        metadata = summarize_pass(pass_number, table)
+        # Wall time of the whole run's engine work (shared by its partitions).
+        metadata["duration_s"] = duration
+        metadata.update(silver_problem_counts(batch))
+        # The prompt says when a description was cut to fit the budget; this says it to users.
+        metadata["descriptions_shortened"] = sum(r.description_shortened for r in results)
+        metadata["dagster/row_count"] = table.num_rows
+        for problem in silver_problems(batch):
+            context.log.warning(f"Silver {key}: {problem}")
+        context.add_asset_metadata(metadata, partition_key=key)
+        tables[key] = table
+    return as_output(keys, tables)
 
 
-@asset(deps=[silver], kinds={"bedrock", "parquet"}, description="Facts stated in each posting (ext_*).", **COMMON)
-def pass1(context: AssetExecutionContext, storage: StorageResource, llm: LLMResource) -> pa.Table:
+@enrichment_asset(deps=[silver], kinds={"bedrock", "parquet"}, description="Facts stated in each posting (ext_*).", **COMMON)
+def pass1(context: AssetExecutionContext, storage: StorageResource, llm: LLMResource) -> Any:
     return _enrich(context, 1, storage, llm)
 
 
-@asset(ins={"pass1": AssetIn()}, deps=[silver], kinds={"bedrock", "parquet"},
-       description="Normalised inferences with confidence and evidence (inf_*).", **COMMON)
-def pass2(context: AssetExecutionContext, pass1: pa.Table, storage: StorageResource,
-          llm: LLMResource) -> pa.Table:
-    p1 = outputs_from_table(1, pass1)
-    return _enrich(context, 2, storage, llm, {k: PassContext(pass1=v) for k, v in p1.items()})
+@enrichment_asset(ins={"pass1": AssetIn()}, deps=[silver], kinds={"bedrock", "parquet"},
+                  description="Normalised inferences with confidence and evidence (inf_*).", **COMMON)
+def pass2(context: AssetExecutionContext, pass1: Any, storage: StorageResource,
+          llm: LLMResource) -> Any:
+    keys = run_partition_keys(context)
+    p1 = by_partition(keys, pass1)
+    previous = {key: {k: PassContext(pass1=v) for k, v in outputs_from_table(1, p1[key]).items()}
+                for key in keys}
+    return _enrich(context, 2, storage, llm, previous)
 
 
-@asset(ins={"pass1": AssetIn(), "pass2": AssetIn()}, deps=[silver], kinds={"bedrock", "parquet"},
-       description="Analysis and candidate summary (anl_*).", **COMMON)
-def pass3(context: AssetExecutionContext, pass1: pa.Table, pass2: pa.Table,
-          storage: StorageResource, llm: LLMResource) -> pa.Table:
-    p1 = outputs_from_table(1, pass1)
-    p2 = outputs_from_table(2, pass2)
-    previous = {k: PassContext(pass1=p1.get(k), pass2=p2.get(k)) for k in p1}
+@enrichment_asset(ins={"pass1": AssetIn(), "pass2": AssetIn()}, deps=[silver], kinds={"bedrock", "parquet"},
+                  description="Analysis and candidate summary (anl_*).", **COMMON)
+def pass3(context: AssetExecutionContext, pass1: Any, pass2: Any,
+          storage: StorageResource, llm: LLMResource) -> Any:
+    keys = run_partition_keys(context)
+    p1s, p2s = by_partition(keys, pass1), by_partition(keys, pass2)
+    previous = {}
+    for key in keys:
+        p1 = outputs_from_table(1, p1s[key])
+        p2 = outputs_from_table(2, p2s[key])
+        previous[key] = {k: PassContext(pass1=p1.get(k), pass2=p2.get(k)) for k in p1}
     return _enrich(context, 3, storage, llm, previous)

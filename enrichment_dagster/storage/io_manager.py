@@ -12,12 +12,14 @@ engine and CLI use without Dagster; this class only maps a Dagster context to
 dependency, and UPath ≥ 0.3 breaks its ``storage_options``, dagster#32637) and a
 one-file-per-partition naming we would override anyway.
 
-Partitioned assets only, one partition per output: a single-run backfill over a range
-would have to write many folders from one object, so it is refused with a clear error
-(use ``BackfillPolicy.multi_run(1)``). An input spanning several partitions is returned as
-``dict[partition_key, pyarrow.Table]``, as ``UPathIOManager`` does.
+Partitioned assets only. A run over a range of partitions (a backfill with
+``BackfillPolicy.multi_run(N > 1)``) outputs ``dict[partition_key, pyarrow.Table]``: each
+partition is written as its own atomic file, and an input spanning several partitions is
+returned the same way, as ``UPathIOManager`` does. A one-partition output may be a bare
+table or a one-entry dict.
 
-Output metadata: ``path`` (the file's URI), ``rows``, ``bytes``.
+Output metadata, per partition: ``path`` (the file's URI), ``rows``, ``bytes``; it goes on
+that partition's own materialization event.
 """
 
 from __future__ import annotations
@@ -55,22 +57,23 @@ class ParquetIOManager(ConfigurableIOManager):
         """Built once per resource instance: the pyarrow/boto3 clients are reusable."""
         return StorageRoot(self.storage_uri, endpoint_url=self.s3_endpoint_url)
 
-    def handle_output(self, context: OutputContext, obj: pa.Table) -> None:
+    def handle_output(self, context: OutputContext, obj: pa.Table | dict[str, pa.Table]) -> None:
         dataset = _dataset_name(context.asset_key if context.has_asset_key else None)
-        partition_key = _output_partition_key(context, dataset)
-        if not isinstance(obj, pa.Table):
-            raise TypeError(
-                f"ParquetIOManager stores pyarrow.Table outputs; asset {dataset!r} returned "
-                f"{type(obj).__name__}"
-            )
-        written = write_partition(self.storage_root, dataset, partition_key, obj)
-        context.add_output_metadata(
-            {
+        tables = _tables_by_partition(context, dataset, obj)
+        for partition_key, table in tables.items():
+            written = write_partition(self.storage_root, dataset, partition_key, table)
+            metadata = {
                 "path": MetadataValue.path(written.uri),
                 "rows": MetadataValue.int(written.rows),
                 "bytes": MetadataValue.int(written.bytes),
             }
-        )
+            if len(tables) == 1:
+                context.add_output_metadata(metadata)
+            else:
+                # Partition-scoped: Dagster merges it into that partition's event only.
+                context.step_context.add_asset_metadata(
+                    metadata, asset_key=context.asset_key, partition_key=partition_key
+                )
 
     def load_input(self, context: InputContext) -> pa.Table | dict[str, pa.Table]:
         dataset = _dataset_name(context.asset_key if context.has_asset_key else None)
@@ -94,13 +97,28 @@ def _unpartitioned_error(dataset: str) -> ValueError:
     )
 
 
-def _output_partition_key(context: OutputContext, dataset: str) -> str:
+def _tables_by_partition(
+    context: OutputContext, dataset: str, obj: pa.Table | dict[str, pa.Table]
+) -> dict[str, pa.Table]:
+    """``{partition_key: table}`` for exactly the output's partitions, or a clear error."""
     if not context.has_asset_partitions:
         raise _unpartitioned_error(dataset)
     keys = list(context.asset_partition_keys)
-    if len(keys) != 1:
-        raise ValueError(
-            f"ParquetIOManager writes one partition per output, but {dataset!r} got "
-            f"{len(keys)} partitions in one run; use BackfillPolicy.multi_run(1)"
+    if isinstance(obj, pa.Table):
+        if len(keys) != 1:
+            raise ValueError(
+                f"ParquetIOManager got one table for {len(keys)} partitions of {dataset!r}; "
+                "a run over a range must output {partition_key: table}"
+            )
+        return {keys[0]: obj}
+    if not isinstance(obj, dict) or not all(isinstance(t, pa.Table) for t in obj.values()):
+        raise TypeError(
+            f"ParquetIOManager stores pyarrow.Table outputs (or a dict of them by partition); "
+            f"asset {dataset!r} returned {type(obj).__name__}"
         )
-    return keys[0]
+    if set(obj) != set(keys):
+        raise ValueError(
+            f"ParquetIOManager: {dataset!r} output partitions {sorted(obj)} differ from the "
+            f"run's {keys}"
+        )
+    return {key: obj[key] for key in keys}

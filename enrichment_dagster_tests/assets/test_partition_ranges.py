@@ -1,0 +1,127 @@
+"""Runs over a range of partitions: one file, one materialization and eight checks per
+partition, recorded in the instance (not only in the run log); blocking checks block."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from dagster import AssetCheckKey, AssetKey, DagsterInstance, Definitions
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from enrichment_dagster import checks
+from enrichment_dagster.assets.passes import pass1, pass2, pass3
+from enrichment_dagster.assets.silver import silver
+from enrichment_dagster.assets.silver_ai import silver_ai
+from enrichment_dagster.checks import QualityThresholds
+from enrichment_dagster.jobs import enrich_job
+from enrichment_dagster.resources import LLMResource, StorageResource
+from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
+from enrichment_dagster.storage.io_manager import ParquetIOManager
+from enrichment_dagster.storage.parquet import list_partitions, read_partition
+
+SAMPLE = Path(__file__).resolve().parents[2] / "enrichment_dagster" / "sample_data" / "silver"
+CHECK_NAMES = [spec.name for spec in checks.CHECK_SPECS]
+
+
+def _defs(uri: str, quality: QualityThresholds | None = None) -> Definitions:
+    return Definitions(
+        assets=[silver, pass1, pass2, pass3, silver_ai],
+        jobs=[enrich_job],
+        resources={
+            "storage": StorageResource(storage_uri=uri),
+            "llm": LLMResource(backend="heuristic"),
+            "quality": quality or QualityThresholds(),
+            "parquet_io_manager": ParquetIOManager(storage_uri=uri),
+        },
+    )
+
+
+@pytest.fixture()
+def local_root(tmp_path: Path) -> Path:
+    shutil.copytree(SAMPLE, tmp_path / "silver")
+    return tmp_path
+
+
+def _run_range(defs: Definitions, instance: DagsterInstance, keys: list[str], raise_on_error: bool = True):
+    """A run tagged as the backfill daemon tags it: a range, no ``dagster/partition``."""
+    job = defs.resolve_job_def("enrich_job")
+    return job.execute_in_process(
+        instance=instance, raise_on_error=raise_on_error,
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+    )
+
+
+def recorded_checks(instance: DagsterInstance, run_id: str) -> dict[tuple[str, str | None], str]:
+    """(check, partition) -> status of the run's check executions, as the instance stores them."""
+    found = {}
+    for name in CHECK_NAMES:
+        key = AssetCheckKey(AssetKey(checks.ASSET), name)
+        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=100):
+            if record.run_id == run_id:
+                found[(name, record.partition)] = record.status.value
+    return found
+
+
+def test_range_run_writes_and_records_every_partition(local_root: Path) -> None:
+    defs = _defs(str(local_root))
+    keys = list(SAMPLE_PARTITIONS)
+    with DagsterInstance.ephemeral() as instance:
+        result = _run_range(defs, instance, keys)
+        assert result.success
+        root = defs.resources["storage"].root
+        for asset in ("pass1", "pass2", "pass3", "silver_ai"):
+            assert sorted(list_partitions(root, asset)) == keys
+            mats = [e for e in result.get_asset_materialization_events()
+                    if e.asset_key.to_user_string() == asset]
+            assert sorted(e.partition for e in mats) == keys
+            for event in mats:  # each partition's event carries that partition's own figures
+                rows = read_partition(root, asset, event.partition).num_rows
+                assert event.materialization.metadata["dagster/row_count"].value == rows
+        recorded = recorded_checks(instance, result.run_id)
+        expected = {(name, key): AssetCheckExecutionRecordStatus.SUCCEEDED.value
+                    for name in CHECK_NAMES for key in keys}
+        assert {k: v for k, v in recorded.items() if k[1] is not None} == expected
+        # No stray record without a partition, and nothing left "planned" (shown as skipped).
+        assert not [k for k in recorded if k[1] is None]
+
+
+def test_single_partition_run_records_checks_with_the_partition(local_root: Path) -> None:
+    defs = _defs(str(local_root))
+    key = SAMPLE_PARTITIONS[0]
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("enrich_job").execute_in_process(partition_key=key, instance=instance)
+        assert result.success
+        recorded = recorded_checks(instance, result.run_id)
+        assert recorded == {(name, key): AssetCheckExecutionRecordStatus.SUCCEEDED.value for name in CHECK_NAMES}
+
+
+def test_failed_blocking_check_leaves_no_readable_partition(local_root: Path) -> None:
+    defs = _defs(str(local_root), QualityThresholds(force_fail=["completeness"]))
+    keys = list(SAMPLE_PARTITIONS)
+    with DagsterInstance.ephemeral() as instance:
+        result = _run_range(defs, instance, keys, raise_on_error=False)
+        assert not result.success  # the blocking check fails the step
+        root = defs.resources["storage"].root
+        assert list_partitions(root, "silver_ai") == {}
+        assert not [e for e in result.get_asset_materialization_events()
+                    if e.asset_key.to_user_string() == "silver_ai"]
+        recorded = recorded_checks(instance, result.run_id)
+        for key in keys:
+            assert recorded[("completeness", key)] == AssetCheckExecutionRecordStatus.FAILED.value
+            assert recorded[("schema", key)] == AssetCheckExecutionRecordStatus.SUCCEEDED.value
+
+
+def test_completeness_reads_silver_from_storage() -> None:
+    import pyarrow as pa
+
+    raw = pa.table({"job_posting_id": ["a", "b", "b", None, ""]})
+    assert checks.storage_silver_ids(raw) == ["a", "b"]
+    table = pa.table({"job_posting_id": ["a"]})
+    assert not checks.completeness(checks.storage_silver_ids(raw), table).passed
+    assert checks.completeness(checks.storage_silver_ids(raw), table, invalid_rows=1).passed
