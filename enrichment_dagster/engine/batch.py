@@ -185,7 +185,7 @@ def plan_pass(
         if item.key in open_keys:
             in_open += 1
             continue
-        if read_answer(cache, item.key) is not None:
+        if read_answer(cache, item.key, item.input_hash, pass_number) is not None:
             cached += 1
             continue
         if attempts.read(item.key).failed_runs >= config.max_attempts_per_record:
@@ -322,6 +322,7 @@ def collect(entry: LedgerEntry, state: JobState, root: StorageRoot, cache: Cache
             input_tokens=response.input_tokens, output_tokens=response.output_tokens,
             cost_usd=cost, attempts=1, calls=1, latency_s=0.0,
             stop_reason=response.stop_reason, issue_counts=parsed.report.counts,
+            key=out.record_id,
         )
         cache.put(out.record_id, answer.to_bytes())
         outcome["answered"] += 1
