@@ -163,6 +163,12 @@ class OpenAICompatibleBackend:
         return error
 
 
+def _never_connected(exc: BaseException) -> bool:
+    """True when the request cannot have reached the server: refused, DNS, no route."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror)
+
+
 def _http_failure(exc: urllib.error.HTTPError) -> _HttpFailure:
     """Classify an HTTP error status into a typed failure (retryable or not: the engine
     reads ``retryable`` on the error class)."""
