@@ -403,3 +403,35 @@ def summarize(entries: Sequence[LedgerEntry]) -> dict[str, Any]:
         for name, value in entry.outcome.items():
             total[name] = total.get(name, 0) + value
     return total
+
+
+def backfill_pass(
+    records: Sequence[SilverRecord],
+    pass_number: int,
+    config: EngineConfig,
+    cache: CacheStore,
+    root: StorageRoot,
+    client: BatchClient,
+    options: BatchOptions,
+    previous: Mapping[str, PassContext] | None = None,
+    *,
+    max_rounds: int = 3,
+    poll_s: float = 30.0,
+    timeout_s: float = 7 * 24 * 3600.0,
+) -> list[LedgerEntry]:
+    """Answer ``pass_number`` by batch in rounds: jobs left open by an earlier process first,
+    then whatever is still unanswered, as long as there are ``min_records`` of it. What is
+    left after that (fewer than the minimum, or over the attempt cap) is for on-demand:
+    run the pass as usual and it sends exactly those. Blocking; the sensor polls instead."""
+    options.validate()
+    resume(root, client, options)
+    collected = wait_and_collect(root, cache, client, config, poll_s=poll_s,
+                                 timeout_s=timeout_s)
+    for _ in range(max_rounds):
+        plan = plan_pass(records, pass_number, config, cache, root, options, previous)
+        if not plan.chunks:
+            break
+        submit_plan(plan, root, client, options)
+        collected += wait_and_collect(root, cache, client, config, poll_s=poll_s,
+                                      timeout_s=timeout_s)
+    return [e for e in collected if e.pass_number == pass_number]
