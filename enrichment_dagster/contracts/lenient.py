@@ -135,7 +135,11 @@ def coerce_number(raw: Any, kind: Kind, path: str, report: ValidationReport) -> 
         report.add(path, "nulled", f"boolean {raw} where a number belongs")
         return None
     if isinstance(raw, int | float):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # an int beyond a float's range: out of range, not a crash
+            report.add(path, "nulled", f"an integer of {raw.bit_length()} bits is out of range")
+            return None
     elif isinstance(raw, str):
         if normalize_token(raw) in vocab.ABSENT_TOKENS:
             report.add(path, "coerced", f"{raw!r} read as null")

@@ -115,10 +115,15 @@ class Answer:
         )
 
 
-def obtain_answer(env: CallEnv, item: PreparedRecord) -> Answer:
+def obtain_answer(env: CallEnv, item: PreparedRecord, answer: Answer | None = None) -> Answer:
     """Ask until the answer is complete or the one truncation retry and the one re-ask are
-    spent; transport errors end the conversation with their typed error class."""
-    answer = Answer(CallTally())
+    spent; transport errors end the conversation with their typed error class.
+
+    Pass ``answer`` to own the tally: every billed call is in it (tokens, cost, raw text)
+    the moment the response arrives, before parsing, so even an exception escaping from
+    here leaves the paid calls counted in the caller's hands.
+    """
+    answer = answer if answer is not None else Answer(CallTally())
     messages = item.rendered.messages
     budget = env.first_budget
     while True:
@@ -127,6 +132,8 @@ def obtain_answer(env: CallEnv, item: PreparedRecord) -> Answer:
         except LLMError as exc:
             answer.error_class, answer.error_message = exc.error_class, str(exc)
             return answer
+        if answer.parsed is None:
+            answer.text, answer.stop_reason = response.text, response.stop_reason
         parsed = parse_answer(response.text, env.pass_number)
         if parsed.output is not None or answer.parsed is None or answer.parsed.output is None:
             # A later unusable answer never hides fields salvaged from an earlier one.
@@ -215,6 +222,9 @@ def call_with_retries(
             raise
         except BaseException:
             env.pacer.on_other_outcome()  # a broken backend must not hold the probe slot
+            tally.calls += 1  # the request may have been billed: it counts as an attempt
+            tally.attempts += 1
+            tally.latency_s += time.perf_counter() - started
             raise
         record_usage(env, response, tally)
         env.reach.on_reached()

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
+from enrichment_dagster.contracts.columns import flatten_pass
 from enrichment_dagster.contracts.passes import SCHEMA_VERSION
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine.budget import BudgetGuard
@@ -39,9 +40,14 @@ from enrichment_dagster.engine.cache import (
     LedgerEntry,
     read_answer,
 )
-from enrichment_dagster.engine.calls import Answer, CallEnv, Price, obtain_answer
+from enrichment_dagster.engine.calls import Answer, CallEnv, CallTally, Price, obtain_answer
 from enrichment_dagster.engine.config import EngineConfig
-from enrichment_dagster.engine.grounding import GroundingCounts, apply_grounding
+from enrichment_dagster.engine.grounding import (
+    WRONG_POSTING,
+    GroundingCounts,
+    apply_grounding,
+    wrong_posting,
+)
 from enrichment_dagster.engine.prepare import (
     Group,
     PreparedRecord,
@@ -63,9 +69,9 @@ from enrichment_dagster.engine.results import (
     RecordResult,
 )
 from enrichment_dagster.engine.stops import Reachability
-from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
+from enrichment_dagster.llm.parsing import UNPARSEABLE, ParsedAnswer, parse_answer
 from enrichment_dagster.llm.prices import get_model, is_known_model
-from enrichment_dagster.llm.types import ConfigurationError, LLMBackend
+from enrichment_dagster.llm.types import ConfigurationError, LLMBackend, valid_text
 from enrichment_dagster.prompts.render import PromptBudget, output_schema
 from enrichment_dagster.storage.cache_store import CacheStore
 
@@ -317,8 +323,13 @@ class _GroupRunner:
                 f"batch budget of ${budget.cap_usd} reached (${budget.spent_usd:.6f} spent); "
                 "not sent",
             )
+        answer = Answer(CallTally())  # owned here: paid calls stay counted whatever fails
         try:
-            answer = obtain_answer(self.env, item)
+            obtain_answer(self.env, item, answer)
+        except Exception as exc:
+            log.exception("pass %d: conversation of record %s failed", self.env.pass_number,
+                          item.record.job_posting_id)
+            answer.error_class, answer.error_message = INTERNAL, repr(exc)
         finally:
             budget.release(estimate.cost_usd)
         return self._from_answer(item, base, answer, entry)
@@ -377,7 +388,10 @@ class _GroupRunner:
             if entry.last_raw_text
             else None
         )
-        output = salvaged.output if salvaged is not None else None
+        try:
+            output, _ = self._checked_output(item, salvaged)
+        except Exception:  # the free re-parse is a bonus; the refusal stands without it
+            output = None
         message = (
             f"failed {entry.failed_runs} earlier run(s) (last: {entry.last_error_class}: "
             f"{entry.last_error}); not sent again. Reset its attempts ledger entry or set "
@@ -401,13 +415,21 @@ class _GroupRunner:
         self, item: PreparedRecord, base: RecordResult, answer: Answer, entry: LedgerEntry
     ) -> RecordResult:
         tally, parsed = answer.tally, answer.parsed
-        success = answer.complete
-        output = parsed.output if parsed is not None else None
+        try:
+            output, mismatch = self._checked_output(item, parsed)
+        except Exception as exc:  # the calls are paid: this answer's error, not the batch's
+            log.exception("pass %d: answer of record %s unusable", self.env.pass_number,
+                          item.record.job_posting_id)
+            output, mismatch = None, (UNPARSEABLE, f"the answer could not be used: {exc!r}")
+        if mismatch is not None:
+            answer.error_class, answer.error_message = mismatch
+        success = answer.complete and output is not None
         stored = self._store(item, answer) if success else False
         if not success and tally.calls > 0 and answer.error_class not in NOT_THE_RECORDS_FAULT:
             if self.ledger is not None:
                 self.ledger.record_failure(
-                    item.key, entry, answer.error_class, answer.error_message, answer.text
+                    item.key, entry, answer.error_class,
+                    valid_text(answer.error_message or ""), answer.text,
                 )
         return replace(
             base,
@@ -432,6 +454,25 @@ class _GroupRunner:
             **_parsed_issue_fields(parsed),
             **_grounding_fields(self._ground(item, output)),
         )
+
+    def _checked_output(
+        self, item: PreparedRecord, parsed: ParsedAnswer | None
+    ) -> tuple[Any, tuple[str, str] | None]:
+        """The answer's output if it may be stored as this record's, else None and why.
+
+        Refused: an answer about another posting (:func:`wrong_posting`). Raises when the
+        output cannot be flattened or serialised; the caller turns that into the answer's
+        error, so a writer never meets a value it cannot write.
+        """
+        output = parsed.output if parsed is not None else None
+        if parsed is None or output is None:
+            return None, None
+        reason = wrong_posting(self.env.pass_number, item.record, parsed.parse.data, output)
+        if reason is not None:
+            return None, (WRONG_POSTING, reason)
+        flatten_pass(self.env.pass_number, output)
+        output.model_dump_json()
+        return output, None
 
     def _store(self, item: PreparedRecord, answer: Answer) -> bool:
         """Cache a complete answer (before grounding changes it); False if not stored."""
@@ -465,10 +506,15 @@ class _GroupRunner:
         return True
 
     def _ground(self, item: PreparedRecord, output: Any) -> GroundingCounts:
-        return apply_grounding(
-            self.env.pass_number, output, item.record.description,
-            self.env.config.ungrounded_confidence_factor,
-        )
+        try:
+            return apply_grounding(
+                self.env.pass_number, output, item.record.description,
+                self.env.config.ungrounded_confidence_factor,
+            )
+        except Exception:  # counts are telemetry: never worth a paid answer
+            log.exception("pass %d: grounding of record %s failed", self.env.pass_number,
+                          item.record.job_posting_id)
+            return GroundingCounts()
 
     # ------------------------------------------------------------------ copies
     @staticmethod

@@ -23,6 +23,7 @@ from enrichment_dagster.contracts.output import pass_table_schema, silver_ai_sch
 from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
 from enrichment_dagster.contracts.silver import SILVER_SCHEMA, SilverRecord, conform_silver
 from enrichment_dagster.engine.results import NOT_SENT, RecordResult
+from enrichment_dagster.llm.types import valid_text
 
 LOW_CONFIDENCE = 0.5
 
@@ -184,8 +185,18 @@ def pass_table(pass_number: int, results: Sequence[RecordResult]) -> pa.Table:
         row = {"job_posting_id": result.record_id}
         row.update(flatten_pass(pass_number, result.output))
         row.update(_telemetry(result))
-        rows.append(row)
+        rows.append({name: _valid(value) for name, value in row.items()})
     return pa.Table.from_pylist(rows, schema=pass_table_schema(pass_number))
+
+
+def _valid(value: Any) -> Any:
+    """A value Arrow can write: strings (also in lists) made valid Unicode (``valid_text``),
+    so one lone surrogate never costs the partition its table."""
+    if isinstance(value, str):
+        return valid_text(value)
+    if isinstance(value, list):
+        return [valid_text(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def outputs_from_table(pass_number: int, table: pa.Table, *, usable_only: bool = True) -> dict[str, Contract | None]:

@@ -17,7 +17,17 @@ from typing import Any, Literal
 
 from enrichment_dagster.contracts.lenient import ContractError, ValidationReport, validate_pass
 from enrichment_dagster.contracts.passes import Contract
-from enrichment_dagster.llm.tolerant_json import TolerantJSONError, read_tolerant
+from enrichment_dagster.llm.tolerant_json import (
+    MAX_NESTING,
+    TolerantJSONError,
+    read_int,
+    read_tolerant,
+)
+from enrichment_dagster.llm.types import valid_text
+
+#: The error class of an answer that broke the parser or the validator in a way no other
+#: class names (a bug, or an input nobody foresaw): still a typed, counted answer failure.
+UNPARSEABLE = "unparseable"
 
 ParseStatus = Literal["complete", "partial", "no_json", "failed"]
 
@@ -136,16 +146,58 @@ def _inside(strings: tuple[list[int], list[int]], position: int) -> bool:
     return index >= 0 and starts[index] < position < ends[index]
 
 
+def _loads(text: str) -> Any:
+    """``json.loads`` with long integers read as floats; too-deep nesting is a
+    JSONDecodeError (the tolerant reader then refuses it by name)."""
+    try:
+        return json.loads(text, parse_int=read_int)
+    except RecursionError as exc:
+        raise json.JSONDecodeError(f"nested too deep: {exc}", text[:1], 0) from None
+
+
 def _read_whole(text: str) -> dict[str, Any] | None:
     """The answer when the whole text is one JSON object, else None."""
     stripped = text.strip()
     if not stripped.startswith("{"):
         return None
     try:
-        data = json.loads(stripped)
+        data = _loads(stripped)
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _made_valid(value: Any) -> Any:
+    """``value`` with every string (keys too) made valid Unicode; _TooDeep past
+    MAX_NESTING. Iterative: the depth of a hostile answer must not reach the C stack."""
+    root: list[Any] = [value]
+    stack: list[tuple[Any, int]] = [(root, 0)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise _TooDeep(f"JSON nested deeper than {MAX_NESTING} levels")
+        if isinstance(container, dict):
+            for key in list(container):
+                item = container[key]
+                if isinstance(item, str):
+                    item = valid_text(item)
+                if isinstance(key, str) and (fixed := valid_text(key)) != key:
+                    del container[key]
+                    key = fixed
+                container[key] = item
+                if isinstance(item, dict | list):
+                    stack.append((item, depth + 1))
+        else:
+            for index, item in enumerate(container):
+                if isinstance(item, str):
+                    container[index] = valid_text(item)
+                elif isinstance(item, dict | list):
+                    stack.append((item, depth + 1))
+    return root[0]
 
 
 def parse_model_output(text: str, pass_number: int) -> ParseResult:
@@ -158,7 +210,10 @@ def parse_model_output(text: str, pass_number: int) -> ParseResult:
     if direct is not None:
         # Already plain JSON: the layout repairs below must not touch text inside its
         # strings (a quoted posting may hold "```" or "<think>").
-        return ParseResult("complete", direct)
+        try:
+            return ParseResult("complete", _made_valid(direct))
+        except _TooDeep as exc:
+            return ParseResult("failed", error_class="invalid_json", error=str(exc))
     body, reasoning = _strip_reasoning(text, repairs)
     found = _candidate(body, repairs)
     if found is None:
@@ -171,7 +226,7 @@ def parse_model_output(text: str, pass_number: int) -> ParseResult:
         )
     candidate, brace = found
     try:
-        data = json.loads(candidate[brace:].rstrip().rstrip("`").rstrip())
+        data = _loads(candidate[brace:].rstrip().rstrip("`").rstrip())
         truncated = False
     except json.JSONDecodeError:
         try:
@@ -188,6 +243,13 @@ def parse_model_output(text: str, pass_number: int) -> ParseResult:
         repairs.extend(result.repairs)
         if not truncated and candidate[result.end :].strip().strip("`").strip():
             repairs.append("text after JSON ignored")
+    try:
+        data = _made_valid(data)
+    except _TooDeep as exc:
+        return ParseResult(
+            "failed", error_class="invalid_json", error=str(exc), repairs=repairs,
+            reasoning=reasoning,
+        )
     if not isinstance(data, dict):
         return ParseResult(
             "failed",
@@ -222,7 +284,21 @@ class ParsedAnswer:
 
 
 def parse_answer(text: str, pass_number: int) -> ParsedAnswer:
-    """Raw text -> validated contract object (complete or partial), or a typed error."""
+    """Raw text -> validated contract object (complete or partial), or a typed error.
+
+    Never raises: the answer has been paid for by the time it is parsed, so whatever goes
+    wrong reading it (an exception nobody foresaw included) is that answer's typed error
+    (:data:`UNPARSEABLE`), counted against the record's attempts like any bad answer.
+    """
+    try:
+        return _parse_answer(text, pass_number)
+    except Exception as exc:  # noqa: BLE001 (see docstring)
+        message = valid_text(f"the answer could not be read: {type(exc).__name__}: {exc}")[:500]
+        parse = ParseResult("failed", error_class=UNPARSEABLE, error=message)
+        return ParsedAnswer("failed", None, ValidationReport(), parse, UNPARSEABLE, message)
+
+
+def _parse_answer(text: str, pass_number: int) -> ParsedAnswer:
     parsed = parse_model_output(text, pass_number)
     if not parsed.ok or parsed.data is None:
         return ParsedAnswer(

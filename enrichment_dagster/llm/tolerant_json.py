@@ -15,6 +15,19 @@ from typing import Any
 
 #: Unfinished objects at this depth or above keep their completed members.
 KEEP_PARTIAL_OBJECT_DEPTH = 2
+#: Deeper nesting is refused (an answer nests 4 levels; 10,000 would overflow the stack).
+MAX_NESTING = 64
+#: Integers longer than this are read as floats: Python refuses to convert more than 4,300
+#: digits, and no contract field holds more than a float can (the validator then nulls an
+#: out-of-range value as a field issue instead of losing the answer).
+MAX_INT_DIGITS = 300
+
+
+def read_int(token: str) -> int | float:
+    """A JSON integer token as int, or as float (possibly inf) when it is too long."""
+    if len(token) > MAX_INT_DIGITS:
+        return float(token)
+    return int(token)
 
 
 class _Truncated(Exception):
@@ -78,6 +91,8 @@ class _Reader:
         return self.text[self.pos]
 
     def value(self, depth: int) -> Any:
+        if depth > MAX_NESTING:
+            raise TolerantJSONError(f"JSON nested deeper than {MAX_NESTING} levels")
         ch = self.peek()
         if ch == "{":
             return self.obj(depth)
@@ -185,12 +200,13 @@ class _Reader:
                 self.note("Python literal read")
             return _LITERALS[token]
         try:
-            number = float(token) if any(c in token for c in ".eE") else int(token)
+            if token in ("NaN", "Infinity", "-Infinity") or any(c in token for c in ".eE"):
+                # NaN, Infinity and 1e400 are read; the validator nulls a non-finite value as
+                # a field issue, so one bad number never costs the rest of the answer.
+                return float(token)
+            return read_int(token)
         except ValueError as exc:
             raise TolerantJSONError(f"unexpected token {token[:30]!r} at {start}") from exc
-        if token in ("NaN", "Infinity", "-Infinity") or number != number:
-            raise TolerantJSONError("non-finite number")
-        return number
 
     def bare_key(self) -> str:
         start = self.pos

@@ -12,6 +12,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 PassNumber = Literal[1, 2, 3]
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode: surrogate pairs joined, lone surrogates made U+FFFD.
+
+    A model can answer a lone surrogate (``\\ud800`` as a JSON escape, or in raw text);
+    Python keeps it in a ``str``, but UTF-8 cannot encode it, so Arrow, the cache and the
+    ledger would refuse the whole partition's table for one character. Every string that
+    comes from a model goes through here once, where it enters the program (backend
+    responses, decoded JSON values, error messages, rows written to tables).
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -57,6 +74,12 @@ class LLMResponse:
     reasoning_text: str | None = None
     model_id: str = ""
 
+    def __post_init__(self) -> None:
+        # The one place every backend's answer becomes ours: make its text valid here.
+        object.__setattr__(self, "text", valid_text(self.text or ""))
+        if self.reasoning_text is not None:
+            object.__setattr__(self, "reasoning_text", valid_text(self.reasoning_text))
+
     @property
     def truncated(self) -> bool:
         return self.stop_reason == "max_tokens"
@@ -69,7 +92,7 @@ class LLMError(Exception):
     retryable = False
 
     def __init__(self, message: str, *, attempts: int = 1) -> None:
-        super().__init__(message)
+        super().__init__(valid_text(str(message)))
         self.attempts = attempts
 
 
