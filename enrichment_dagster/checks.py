@@ -24,6 +24,7 @@ from dagster import (
 )
 
 from enrichment_dagster.contracts.output import silver_ai_schema
+from enrichment_dagster.contracts.silver import normalize_posting_id
 from enrichment_dagster.partitions import hourly_partitions
 
 
@@ -63,21 +64,32 @@ def _result(name: str, passed: bool, severity: AssetCheckSeverity, **metadata: f
                             metadata=metadata)
 
 
-def completeness(silver_ids: list[str], table: pa.Table, invalid_rows: int = 0) -> AssetCheckResult:
+def completeness(silver_ids: list[str], table: pa.Table, invalid_rows: int = 0,
+                 stored_rows: int | None = None, skipped_rows: int = 0) -> AssetCheckResult:
     """silver_ai holds each Silver id once and nothing else.
 
     ``silver_ids`` come from the Silver files in storage (``storage_silver_ids``); an id may
     be missing only if as many Silver rows were reported invalid (a row whose other fields
     fail the contract is skipped with a log line and counted in ``invalid_rows``).
+    With ``stored_rows`` (the Silver rows in storage, counted from the Parquet footers by
+    ``engine.tables.count_silver_rows``), every stored row must also be accounted for:
+    silver_ai rows + rows skipped with a named reason (``skipped_rows``: duplicate ids,
+    invalid rows) = stored rows, so no row can vanish between storage and silver_ai.
     """
     ids = table.column("job_posting_id").to_pylist()
     missing = set(silver_ids) - set(ids)
     extra = set(ids) - set(silver_ids)
     duplicates = len(ids) - len(set(ids))
     passed = len(missing) <= invalid_rows and not extra and duplicates == 0
+    counts: dict[str, int] = {}
+    if stored_rows is not None:
+        unaccounted = stored_rows - len(ids) - skipped_rows
+        passed = passed and unaccounted == 0
+        counts = {"silver_rows_in_storage": stored_rows, "rows_skipped_with_reason": skipped_rows,
+                  "rows_unaccounted": unaccounted}
     return _result("completeness", passed, AssetCheckSeverity.ERROR, silver_records=len(silver_ids),
                    silver_ai_rows=len(ids), missing=len(missing), unexpected=len(extra),
-                   duplicate_ids=duplicates, invalid_rows=invalid_rows)
+                   duplicate_ids=duplicates, invalid_rows=invalid_rows, **counts)
 
 
 def schema(table: pa.Table) -> AssetCheckResult:
@@ -135,10 +147,11 @@ def evidence_grounding(table: pa.Table, t: QualityThresholds) -> AssetCheckResul
 
 
 def evaluate(silver_ids: list[str], table: pa.Table, thresholds: QualityThresholds,
-             invalid_rows: int = 0) -> list[AssetCheckResult]:
+             invalid_rows: int = 0, stored_rows: int | None = None,
+             skipped_rows: int = 0) -> list[AssetCheckResult]:
     """Every check of one silver_ai partition, in the order of CHECK_SPECS."""
     results = [
-        completeness(silver_ids, table, invalid_rows),
+        completeness(silver_ids, table, invalid_rows, stored_rows, skipped_rows),
         schema(table),
         *success_rates(table, thresholds),
         avg_confidence(table, thresholds),
@@ -166,18 +179,20 @@ def storage_silver_ids(raw_silver: pa.Table) -> list[str]:
     """The distinct usable ids of a Silver partition as stored, for completeness.
 
     Read from the Silver files themselves, not from the prepared batch silver_ai was built
-    from, so a record lost between reading and writing shows up as missing. Rows without a
+    from, so a record lost between reading and writing shows up as missing. Ids are
+    normalised as the contract normalises them (``5001.0`` is ``5001``); rows without a
     usable id cannot be keyed and are reported by the assets' ``invalid_rows`` metadata.
     """
     if "job_posting_id" not in raw_silver.column_names:
         return []
-    ids = raw_silver.column("job_posting_id").cast(pa.large_binary()).to_pylist()
+    column = raw_silver.column("job_posting_id")
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        column = column.cast(pa.large_binary())
     distinct: dict[str, None] = {}
-    for raw in ids:
-        if not raw:
-            continue
+    for raw in column.to_pylist():
         try:
-            distinct.setdefault(raw.decode("utf-8"), None)
-        except UnicodeDecodeError:
+            value = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            distinct.setdefault(normalize_posting_id(value), None)
+        except (UnicodeDecodeError, ValueError):
             continue
     return list(distinct)

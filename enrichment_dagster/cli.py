@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "enrichment_dagster.llm.commands",
     "enrichment_dagster.evaluation.commands",
     "enrichment_dagster.storage.commands",
+    "enrichment_dagster.gold.commands",
 )
 
 

@@ -68,6 +68,10 @@ def recorded_checks(instance: DagsterInstance, run_id: str) -> dict[tuple[str, s
     return found
 
 
+def _status(passed: bool) -> str:
+    return (AssetCheckExecutionRecordStatus.SUCCEEDED if passed else AssetCheckExecutionRecordStatus.FAILED).value
+
+
 def test_range_run_writes_and_records_every_partition(local_root: Path) -> None:
     defs = _defs(str(local_root))
     keys = list(SAMPLE_PARTITIONS)
@@ -84,9 +88,13 @@ def test_range_run_writes_and_records_every_partition(local_root: Path) -> None:
                 rows = read_partition(root, asset, event.partition).num_rows
                 assert event.materialization.metadata["dagster/row_count"].value == rows
         recorded = recorded_checks(instance, result.run_id)
-        expected = {(name, key): AssetCheckExecutionRecordStatus.SUCCEEDED.value
-                    for name in CHECK_NAMES for key in keys}
+        # Every check of every partition executed and stored with its partition; each
+        # status is what was evaluated (a WARN check may fail on the data, none is skipped).
+        expected = {(e.check_name, e.partition): _status(e.passed) for e in result.get_asset_check_evaluations()}
+        assert {(name, key) for name, key in expected} == {(name, key) for name in CHECK_NAMES for key in keys}
         assert {k: v for k, v in recorded.items() if k[1] is not None} == expected
+        for key in keys:
+            assert recorded[("completeness", key)] == recorded[("schema", key)] == _status(True)
         # No stray record without a partition, and nothing left "planned" (shown as skipped).
         assert not [k for k in recorded if k[1] is None]
 
@@ -98,7 +106,8 @@ def test_single_partition_run_records_checks_with_the_partition(local_root: Path
         result = defs.resolve_job_def("enrich_job").execute_in_process(partition_key=key, instance=instance)
         assert result.success
         recorded = recorded_checks(instance, result.run_id)
-        assert recorded == {(name, key): AssetCheckExecutionRecordStatus.SUCCEEDED.value for name in CHECK_NAMES}
+        assert recorded == {(e.check_name, key): _status(e.passed) for e in result.get_asset_check_evaluations()}
+        assert {name for name, _ in recorded} == set(CHECK_NAMES)
 
 
 def test_failed_blocking_check_leaves_no_readable_partition(local_root: Path) -> None:
