@@ -29,12 +29,12 @@ from enrichment_dagster.engine.tables import (
     SilverBatch,
     outputs_from_table,
     pass_table,
-    prepare_silver,
+    read_silver,
     summarize_pass,
 )
 from enrichment_dagster.partitions import backfill_policy, hourly_partitions
 from enrichment_dagster.resources import LLMResource, StorageResource
-from enrichment_dagster.storage.parquet import read_partition
+from enrichment_dagster.storage.lease import hold_partitions
 
 COMMON = {
     "partitions_def": hourly_partitions,
@@ -76,7 +76,7 @@ def as_output(keys: list[str], tables: dict[str, pa.Table]) -> pa.Table | dict[s
 
 
 def load_silver(storage: StorageResource, partition_key: str) -> SilverBatch:
-    return prepare_silver(read_partition(storage.root, "silver", partition_key))
+    return read_silver(storage.root, partition_key)
 
 
 def silver_problem_counts(batch: SilverBatch) -> dict[str, int]:
@@ -85,6 +85,7 @@ def silver_problem_counts(batch: SilverBatch) -> dict[str, int]:
         "duplicate_ids_skipped": len(batch.duplicate_ids),
         "invalid_rows": len(batch.invalid_rows),
         "repaired_rows": len(batch.repaired_rows),
+        "silver_rows_read": batch.rows_read,
     }
 
 
@@ -127,15 +128,17 @@ def _enrich(
     batches = {key: load_silver(storage, key) for key in keys}
     backend, config, cache = llm.make_backend(), llm.engine_config(), storage.cache()
     results_by_key = {}
-    for wave in _waves(batches):
-        records = [r for key in wave for r in batches[key].records]
-        context_by_id = {rid: ctx for key in wave for rid, ctx in ((previous or {}).get(key) or {}).items()}
-        results = run_pass(records, pass_number, backend, config, cache, context_by_id if previous else None)
-        offset = 0
-        for key in wave:
-            n = len(batches[key].records)
-            results_by_key[key] = results[offset:offset + n]
-            offset += n
+    # One run at a time per pass and partition: a concurrent run waits, then reads the cache.
+    with hold_partitions(storage.root, f"pass{pass_number}", keys):
+        for wave in _waves(batches):
+            records = [r for key in wave for r in batches[key].records]
+            context_by_id = {rid: ctx for key in wave for rid, ctx in ((previous or {}).get(key) or {}).items()}
+            results = run_pass(records, pass_number, backend, config, cache, context_by_id if previous else None)
+            offset = 0
+            for key in wave:
+                n = len(batches[key].records)
+                results_by_key[key] = results[offset:offset + n]
+                offset += n
     duration = round(time.monotonic() - started, 3)
     tables = {}
     for key in keys:
