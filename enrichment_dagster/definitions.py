@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from enrichment_dagster.assets.consensus import model_consensus
+from enrichment_dagster.assets.gold import GOLD_ASSET_DEFS, gold_job
 from enrichment_dagster.assets.passes import pass1, pass2, pass3
 from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.assets.silver_ai import silver_ai
@@ -15,8 +16,8 @@ from enrichment_dagster.sensors import new_silver_partitions
 from enrichment_dagster.storage.io_manager import ParquetIOManager
 
 defs = Definitions(
-    assets=[silver, pass1, pass2, pass3, silver_ai, model_consensus],
-    jobs=[enrich_job],
+    assets=[silver, pass1, pass2, pass3, silver_ai, model_consensus, *GOLD_ASSET_DEFS],
+    jobs=[enrich_job, gold_job],
     sensors=[new_silver_partitions],
     schedules=[retry_failed],
     resources={

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from datetime import date
 from pathlib import Path
 
-from dagster import BetaWarning, DagsterInstance
+from dagster import BetaWarning, DagsterInstance, Definitions
 
 from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
 from enrichment_dagster.storage.filesystem import StorageRoot
@@ -53,6 +54,38 @@ def partition_line(root: StorageRoot, key: str, checks: dict[str, bool]) -> str:
             f"   {passed}/{len(checks)} passed" + (f" (failed: {', '.join(failed)})" if failed else ""))
 
 
+def sample_days() -> list[str]:
+    """The days the sample partitions cover (Gold partition keys)."""
+    return sorted({key[:10] for key in SAMPLE_PARTITIONS})
+
+
+def build_gold_and_report(defs: Definitions, instance: DagsterInstance,
+                          root: StorageRoot) -> Path | None:
+    """Materialize the Gold tables of every sample day, then write the offline report.
+
+    Returns the report's path (``./build/report.html``), or None when a Gold run failed.
+    """
+    from enrichment_dagster.gold.report import build_report
+
+    job = defs.resolve_job_def("gold_job")
+    for day in sample_days():
+        result = job.execute_in_process(
+            partition_key=day, instance=instance, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+        if not result.success:
+            print(f"gold {day}: run {result.run_id} failed", file=sys.stderr)
+            return None
+        print(f"gold {day}: {len(result.get_asset_materialization_events())} tables under "
+              f"{root.uri('gold')}")
+    days = sample_days()
+    out = Path(os.environ.get("ENRICHMENT_REPORT_PATH", "build/report.html")).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(build_report(root, date.fromisoformat(days[0]), date.fromisoformat(days[-1])),
+                   encoding="utf-8")
+    return out
+
+
 def main() -> int:
     os.environ.setdefault("DAGSTER_HOME", str(Path(".dagster_home").resolve()))
     home = Path(os.environ["DAGSTER_HOME"])
@@ -81,6 +114,10 @@ def main() -> int:
     print("\n".join(lines))
     print(f"\nsilver_ai written under {root.uri('silver_ai')} "
           f"(e.g. {root.display(partition_folder(root, 'silver_ai', SAMPLE_PARTITIONS[0]))})")
+    report = build_gold_and_report(defs, instance, root)
+    if report is None:
+        return 1
+    print(f"Gold report: {report}")
     print("Open the UI with `make dev` to browse runs, metadata and check results.")
     return 0
 
