@@ -13,7 +13,6 @@ and agreement is trivially 100%: use it to try the plumbing, not to judge qualit
 import dataclasses
 import hashlib
 import json
-import tempfile
 from pathlib import Path
 
 from dagster import (
@@ -33,10 +32,12 @@ from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine.results import PassContext
 from enrichment_dagster.engine.runner import run_pass
 from enrichment_dagster.engine.tables import prepare_silver
-from enrichment_dagster.evaluation.consensus import evaluate_directory
+from enrichment_dagster.evaluation.consensus import evaluate_outputs
+from enrichment_dagster.evaluation.field_registry import MODEL_BY_ID, MODEL_ORDER
+from enrichment_dagster.evaluation.loading import answer_output
 from enrichment_dagster.evaluation.markdown import to_markdown
+from enrichment_dagster.evaluation.records import JobOutputs
 from enrichment_dagster.evaluation.report import to_json
-from enrichment_dagster.llm.replay import model_slug
 from enrichment_dagster.partitions import hourly_partitions
 from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.storage.parquet import list_partitions, read_partition
@@ -73,11 +74,15 @@ def day_records(storage: StorageResource, day: str) -> list[SilverRecord]:
 
 
 def run_models(records: list[SilverRecord], models: list[str], llm: LLMResource,
-               storage: StorageResource, folder: Path) -> dict[str, int]:
-    """Run every model on every pass; write answers as ``<job>/pass{N}-<model>-raw.txt``."""
+               storage: StorageResource) -> tuple[list[JobOutputs], dict[str, int]]:
+    """Run every model on every pass; the answers stay in memory, one
+    :class:`~enrichment_dagster.evaluation.records.JobOutputs` per record (no answer file:
+    a job id never becomes a path)."""
     backend = llm.make_backend()
     calls: dict[str, int] = {}
+    jobs = {r.job_posting_id: JobOutputs(r.job_posting_id) for r in records}
     for model in models:
+        short = MODEL_BY_ID[model].short_id
         config = dataclasses.replace(llm.engine_config(), models={1: model, 2: model, 3: model})
         previous: dict[str, PassContext] = {r.job_posting_id: PassContext() for r in records}
         for pass_number in (1, 2, 3):
@@ -87,16 +92,29 @@ def run_models(records: list[SilverRecord], models: list[str], llm: LLMResource,
             for result in results:
                 if result.output is None:
                     continue
-                target = folder / result.record_id / f"pass{pass_number}-{model_slug(model)}-raw.txt"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(result.output.model_dump_json(), encoding="utf-8")
+                job = jobs[result.record_id]
+                output, anomalies = answer_output(
+                    result.record_id, short, pass_number, result.output.model_dump(mode="json")
+                )
+                job.outputs.setdefault(pass_number, {})[short] = output
+                job.anomalies.extend(anomalies)
                 if result.success and pass_number < 3:
                     earlier = previous[result.record_id]
                     previous[result.record_id] = PassContext(
                         pass1=result.output if pass_number == 1 else earlier.pass1,
                         pass2=result.output if pass_number == 2 else None,
                     )
-    return calls
+    for job in jobs.values():  # model order decides ties, as for answers read from folders
+        for pass_number, by_model in job.outputs.items():
+            job.outputs[pass_number] = dict(sorted(by_model.items(),
+                                                   key=lambda item: MODEL_ORDER[item[0]]))
+    return list(jobs.values()), calls
+
+
+def unscorable_models(models: list[str]) -> list[str]:
+    """Models the evaluator has no entry for (not in the model table): asked for, they
+    would be paid for and then silently left out of every figure."""
+    return [m for m in models if m not in MODEL_BY_ID]
 
 
 @asset(
@@ -112,14 +130,22 @@ def run_models(records: list[SilverRecord], models: list[str], llm: LLMResource,
 def model_consensus(context: AssetExecutionContext, config: ConsensusConfig,
                     storage: StorageResource, llm: LLMResource):
     day = context.partition_key
+    unknown = unscorable_models(config.models)
+    if unknown:
+        raise ValueError(
+            f"model_consensus cannot score {', '.join(map(repr, unknown))}: not in the model "
+            f"table (llm/models.yaml or ENRICHMENT_MODELS_FILE); known: "
+            f"{', '.join(sorted(MODEL_BY_ID))}"
+        )
+    if len(set(config.models)) != len(config.models):
+        raise ValueError(f"model_consensus: a model is listed twice in {config.models}")
     records = sample_records(day_records(storage, day), config.sample_size)
     if not records:
         raise ValueError(f"no Silver records for {day} under {storage.root.uri('silver')}")
-    with tempfile.TemporaryDirectory() as tmp:
-        calls = run_models(records, config.models, llm, storage, Path(tmp))
-        run = evaluate_directory(Path(tmp), method="v2")
-        report = to_json(run)
-        markdown = to_markdown(run)
+    outputs, calls = run_models(records, config.models, llm, storage)
+    run = evaluate_outputs(outputs, "v2", Path("model_consensus") / f"day={day}")
+    report = to_json(run)
+    markdown = to_markdown(run)
     target = storage.root.path("_evaluation", "model_consensus", f"day={day}")
     storage.root.write_bytes_atomic(f"{target}/report.md", markdown.encode())
     storage.root.write_bytes_atomic(f"{target}/report.json", json.dumps(report, indent=1).encode())
@@ -130,10 +156,28 @@ def model_consensus(context: AssetExecutionContext, config: ConsensusConfig,
                      "report": MetadataValue.md(markdown[:20000]),
                      "report_path": MetadataValue.path(storage.root.display(f"{target}/report.md"))})
     yield MaterializeResult(metadata=metadata)
-    low = {k: summary.get(k) for k, t in AGREEMENT_TARGETS.items()
-           if summary.get(k) is not None and summary[k] < t}
-    yield AssetCheckResult(
-        check_name="consensus_agreement", passed=not low, severity=AssetCheckSeverity.WARN,
-        metadata={**{f"{k}_percent": summary.get(k) or 0.0 for k in AGREEMENT_TARGETS},
-                  **{f"{k}_target": t for k, t in AGREEMENT_TARGETS.items()}},
+    yield agreement_check(summary)
+
+
+def agreement_check(summary: dict[str, float | None]) -> AssetCheckResult:
+    """Passes only on figures at or above the targets: a pass with no figure (no answers,
+    too few models answering, nothing scorable) is a failure with its reason, never a pass."""
+    missing = [k for k in AGREEMENT_TARGETS if summary.get(k) is None]
+    low = {k: summary[k] for k, t in AGREEMENT_TARGETS.items()
+           if summary.get(k) is not None and summary[k] < t}  # type: ignore[operator]
+    problems = []
+    if missing:
+        problems.append(f"no agreement figure for {', '.join(missing)}: too few models "
+                        "answered to score them")
+    if low:
+        problems.append("below target: " + ", ".join(
+            f"{k} {v} < {AGREEMENT_TARGETS[k]}" for k, v in low.items()))
+    return AssetCheckResult(
+        check_name="consensus_agreement", passed=not problems,
+        severity=AssetCheckSeverity.ERROR if missing else AssetCheckSeverity.WARN,
+        description="; ".join(problems) or "every pass at or above its target",
+        metadata={**{f"{k}_percent": summary.get(k) for k in AGREEMENT_TARGETS
+                     if summary.get(k) is not None},
+                  **{f"{k}_target": t for k, t in AGREEMENT_TARGETS.items()},
+                  "problems": "; ".join(problems) or "none"},
     )

@@ -24,9 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "'legacy' reproduces the old method exactly; 'v2' (default) does not count "
             "unanimous nulls as agreement, compares numbers with tolerances and lists as sets, "
             "leaves free text out and ranks models leave-one-out. When both a .json and a "
-            "-raw.txt exist for a model and pass, legacy reads the .json (what the old "
+            "-raw.txt exist for a model and pass, legacy reads the .json only (what the old "
             "evaluator read) and v2 the raw text through the project parser (what the model "
-            "said); --source forces one of them."
+            "said), falling back to the .json; --source chooses otherwise."
         ),
     )
     consensus.add_argument("directory", type=Path, metavar="DIR")
@@ -39,9 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     consensus.add_argument(
         "--source",
         choices=("auto", "json", "raw"),
-        default="auto",
-        help="which file of an answer to read; auto: .json for legacy, raw text for v2, "
-        "falling back to the other (default: %(default)s)",
+        default=None,
+        help="which file of an answer to read; json: .json only; raw: raw text only; auto: "
+        "raw text first, falling back to the .json (default: json for legacy, which is what "
+        "the old evaluator read, auto for v2)",
     )
     consensus.add_argument(
         "--min-models",

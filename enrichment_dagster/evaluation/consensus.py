@@ -15,6 +15,7 @@ from typing import Literal
 from enrichment_dagster.evaluation import legacy, v2
 from enrichment_dagster.evaluation.loading import (
     SourcePolicy,
+    default_source,
     discover_jobs,
     load_job,
     source_order,
@@ -48,12 +49,14 @@ def evaluate_directory(
     directory: Path,
     method: Method = "v2",
     jobs: list[str] | None = None,
-    source: SourcePolicy = "auto",
+    source: SourcePolicy | None = None,
     settings: Settings | None = None,
 ) -> ConsensusRun:
-    """Evaluate ``<directory>/<job_id>/pass{N}-<model>{.json,-raw.txt}``."""
+    """Evaluate ``<directory>/<job_id>/pass{N}-<model>{.json,-raw.txt}``; ``source`` None
+    follows the method (:func:`~enrichment_dagster.evaluation.loading.default_source`)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    source = source or default_source(method)
     order = source_order(source, method)
     outputs = [load_job(directory, job_id, order) for job_id in discover_jobs(directory, jobs)]
     settings = settings or Settings()

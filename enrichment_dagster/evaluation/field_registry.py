@@ -8,7 +8,14 @@ because the old "inference" type hid enums, booleans, lists and scores behind ``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal, cast
+
+from enrichment_dagster.contracts.passes import PASS_MODELS
+from enrichment_dagster.contracts.types import Kind as ContractKind
+from enrichment_dagster.contracts.types import field_kinds
+from enrichment_dagster.llm.prices import known_models
+from enrichment_dagster.llm.replay import model_slug
 
 LegacyType = Literal["boolean", "enum", "numeric", "string", "array", "inference"]
 Kind = Literal[
@@ -19,7 +26,7 @@ Section = Literal["top", "inference", "analysis", "summary"]
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One of the five compared models; the order of ``MODELS`` decides legacy tie-breaks."""
+    """A model the evaluator can score; the order of ``MODELS`` decides legacy tie-breaks."""
 
     short_id: str
     file_infix: str
@@ -27,22 +34,36 @@ class ModelInfo:
     display_name: str
 
 
-MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo(
-        "gpt-oss", "openai-gpt-oss-120b-1-0", "openai.gpt-oss-120b-1:0", "OpenAI GPT-OSS 120B"
-    ),
-    ModelInfo(
-        "mistral",
-        "mistral-mistral-large-3-675b-instruct",
-        "mistral.mistral-large-3-675b-instruct",
-        "Mistral Large 675B",
-    ),
-    ModelInfo("gemma", "google-gemma-3-27b-it", "google.gemma-3-27b-it", "Google Gemma 3 27B"),
-    ModelInfo("minimax", "minimax-minimax-m2", "minimax.minimax-m2", "MiniMax M2"),
-    ModelInfo("qwen", "qwen-qwen3-vl-235b-a22b", "qwen.qwen3-vl-235b-a22b", "Qwen3 235B"),
+#: The five models of the old study, in the old order, with the short ids and names its
+#: reports used. Only presentation lives here: which models exist is ``llm/models.yaml``'s.
+_LEGACY_NAMES: tuple[tuple[str, str, str], ...] = (
+    ("gpt-oss", "openai.gpt-oss-120b-1:0", "OpenAI GPT-OSS 120B"),
+    ("mistral", "mistral.mistral-large-3-675b-instruct", "Mistral Large 675B"),
+    ("gemma", "google.gemma-3-27b-it", "Google Gemma 3 27B"),
+    ("minimax", "minimax.minimax-m2", "MiniMax M2"),
+    ("qwen", "qwen.qwen3-vl-235b-a22b", "Qwen3 235B"),
 )
+
+
+def _models() -> tuple[ModelInfo, ...]:
+    """The old study's five first (legacy tie-breaks depend on their order), then every
+    other model of the model table (``llm/models.yaml`` and ``ENRICHMENT_MODELS_FILE``),
+    named by its id: a model the pipeline can run is a model the evaluator can score."""
+    legacy = [ModelInfo(short, model_slug(mid), mid, name) for short, mid, name in _LEGACY_NAMES]
+    listed = {m.model_id for m in legacy}
+    extra = [
+        ModelInfo(model_slug(mid), model_slug(mid), mid, mid)
+        for mid in known_models()
+        if mid not in listed
+    ]
+    return (*legacy, *extra)
+
+
+MODELS: tuple[ModelInfo, ...] = _models()
+LEGACY_MODELS: tuple[ModelInfo, ...] = MODELS[: len(_LEGACY_NAMES)]
 MODEL_BY_INFIX: dict[str, ModelInfo] = {m.file_infix: m for m in MODELS}
 MODEL_BY_SHORT: dict[str, ModelInfo] = {m.short_id: m for m in MODELS}
+MODEL_BY_ID: dict[str, ModelInfo] = {m.model_id: m for m in MODELS}
 MODEL_ORDER: dict[str, int] = {m.short_id: i for i, m in enumerate(MODELS)}
 
 
@@ -246,6 +267,38 @@ def lookup(result: dict[str, Any], spec: FieldSpec, aliases: dict[str, str] | No
         if not isinstance(container, dict):
             return MISSING
     return container.get(key, MISSING)
+
+
+@cache
+def contract_kind(spec: FieldSpec) -> ContractKind | None:
+    """The contract's own kind of the field ``spec`` reads (None: a field of an older schema
+    only, such as the v3.3 summary keys): the registry says where the old answers put a
+    field, the contracts say what it may hold."""
+    root = PASS_MODELS[spec.pass_number]
+    if spec.pass_number == 1:
+        extraction = field_kinds(root)["extraction"].model
+        assert extraction is not None
+        leaf = spec.name.removeprefix("ext_")
+        for name, kind in field_kinds(extraction).items():
+            if name == leaf:
+                return kind
+            if kind.model is not None and leaf in kind.model.model_fields:
+                return field_kinds(kind.model)[leaf]
+        return None
+    model = field_kinds(root).get(spec.section)
+    container = model.model if model is not None else None
+    if container is not None and spec.group is not None:
+        group = field_kinds(container).get(spec.group)
+        container = group.model if group is not None else None
+    return field_kinds(container).get(spec.leaf) if container is not None else None
+
+
+def vocabulary(spec: FieldSpec) -> tuple[str, ...]:
+    """The contract's vocabulary of an enum field (of its value or items); () otherwise."""
+    kind = contract_kind(spec)
+    while kind is not None and kind.name in ("inferred", "list"):
+        kind = kind.item
+    return kind.choices if kind is not None else ()
 
 
 def summary_schema(result: dict[str, Any]) -> str | None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from enrichment_dagster.contracts.passes import PASS_MODELS
+from enrichment_dagster.contracts.types import field_kinds
 from enrichment_dagster.evaluation.exact import coerce_confidence
 from enrichment_dagster.evaluation.field_registry import (
     FIELDS_BY_PASS,
@@ -31,15 +33,23 @@ from enrichment_dagster.evaluation.field_registry import (
     summary_schema,
 )
 from enrichment_dagster.evaluation.records import Anomaly, JobOutputs, ModelOutput, Source
+from enrichment_dagster.llm.parsing import parse_model_output
 
 SourcePolicy = Literal["auto", "json", "raw"]
 FILE_RE = re.compile(r"^pass(?P<pass>[123])-(?P<infix>.+?)(?P<kind>-raw\.txt|\.json)$")
-_WRAPPERS = {1: ("extraction",), 2: ("inference",), 3: ("analysis", "summary")}
-_GROUPS = {p: {f.group for f in FIELDS_BY_PASS[p] if f.group} for p in (2, 3)}
-_PASS1_GROUPS = frozenset(
-    "compensation work_authorization work_model contract_details contractor_rates "
-    "skills_classified geographic_restrictions benefits_structured context".split()
-)
+#: The top-level keys of each pass's answer and the groups under them, from the contracts.
+_WRAPPERS: dict[int, tuple[str, ...]] = {p: tuple(m.model_fields) for p, m in PASS_MODELS.items()}
+_GROUPS: dict[int, frozenset[str]] = {
+    p: frozenset(
+        name
+        for wrapper in field_kinds(m).values()
+        if wrapper.model is not None
+        for name, kind in field_kinds(wrapper.model).items()
+        if kind.name == "model"
+    )
+    for p, m in PASS_MODELS.items()
+}
+_PASS1_GROUPS = _GROUPS[1]
 ALIAS_CUTOFF = 0.8
 #: Parser repairs every fenced or reasoning answer needs, or that ``partial_answer``
 #: already reports; not worth an anomaly each.
@@ -48,10 +58,6 @@ ROUTINE_REPAIRS = frozenset(
 )
 #: (kind, description) of one anomaly, before the job/model/pass are attached.
 Problem = tuple[str, str]
-
-
-class ParserUnavailableError(RuntimeError):
-    """The project parser is not importable, so raw answers cannot be read."""
 
 
 def discover_jobs(directory: Path, jobs: Sequence[str] | None = None) -> list[str]:
@@ -77,6 +83,13 @@ def source_order(policy: SourcePolicy, method: str) -> tuple[Source, ...]:
     if policy == "raw":
         return ("raw",)
     return ("json", "raw") if method == "legacy" else ("raw", "json")
+
+
+def default_source(method: str) -> SourcePolicy:
+    """Legacy means the old evaluator's inputs: ``.json`` only (falling back to the raw text
+    where it found none changed the 96 bronze jobs' legacy figures from 78.217 / 88.638 /
+    87.458 / 60.960 to 78.325 / 88.773 / 87.458 / 61.096); v2 reads raw text first."""
+    return "json" if method == "legacy" else "auto"
 
 
 def load_job(directory: Path, job_id: str, order: tuple[Source, ...]) -> JobOutputs:
@@ -167,13 +180,37 @@ def _load_one(
         loaded = _from_json(data, path.name)
     else:
         loaded = _from_raw(data, pass_number, path.name)
+    return _checked_output(job_id, model, pass_number, kind, str(path), digest, loaded)
+
+
+def answer_output(
+    job_id: str, model: str, pass_number: int, answer: dict[str, Any]
+) -> tuple[ModelOutput, list[Anomaly]]:
+    """One validated answer held in memory (a pass output, as ``model_dump`` gives it), read
+    as a raw answer would be, but with no file and no second parse: ``model`` is a short id
+    of :data:`MODELS`. Nothing about ``job_id`` becomes a path."""
+    text = json.dumps(answer, sort_keys=True, default=str)
+    result, notes = result_from_parsed(answer, pass_number)
+    problems: list[Problem] = [("missing_wrapper", note) for note in notes]
+    loaded: _Loaded = (result, {}, "complete", problems)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    label = f"memory:pass{pass_number}-{model}"
+    output, found = _checked_output(job_id, model, pass_number, "raw", label, digest, loaded)
+    assert output is not None  # a result was given
+    return output, [Anomaly(job_id, model, pass_number, what, kind) for kind, what in found]
+
+
+def _checked_output(
+    job_id: str, model: str, pass_number: int, kind: Source, path: str, digest: str,
+    loaded: _Loaded,
+) -> tuple[ModelOutput | None, list[Problem]]:
     result, metadata, status, problems = loaded
     if result is None:
         return None, problems
     problems += _check_metadata(metadata, job_id, model, pass_number)
     key_problems, aliases = check_keys(result, pass_number)
     if status != "complete":
-        key_problems = _summarise_truncation(path.name, status, key_problems)
+        key_problems = _summarise_truncation(Path(path).name, status, key_problems)
     problems += key_problems + list(confidence_problems(result, pass_number))
     problems += list(value_problems(result, pass_number))
     output = ModelOutput(
@@ -182,7 +219,7 @@ def _load_one(
         pass_number=pass_number,
         result=result,
         source=kind,
-        path=str(path),
+        path=path,
         sha256=digest,
         metadata=metadata,
         parse_status=status,
@@ -220,11 +257,7 @@ def _from_json(data: bytes, name: str) -> _Loaded:
 
 def _from_raw(data: bytes, pass_number: int, name: str) -> _Loaded:
     try:
-        parse = _parser()
-    except ParserUnavailableError as exc:
-        return None, {}, "failed", [("parser_unavailable", f"{name}: skipped, {exc}")]
-    try:
-        parsed = parse(data.decode("utf-8", errors="replace"), pass_number)
+        parsed = parse_model_output(data.decode("utf-8", errors="replace"), pass_number)
     except Exception as exc:  # noqa: BLE001 - one answer must never abort the whole run
         problem = f"{name}: the parser raised {type(exc).__name__}: {exc}; model dropped"
         return None, {}, "failed", [("unparseable_answer", problem)]
@@ -241,22 +274,11 @@ def _from_raw(data: bytes, pass_number: int, name: str) -> _Loaded:
     return result, {}, status, problems
 
 
-def _parser() -> Any:
-    """Import lazily: the parser is optional for ``.json``-only folders (the goldens)."""
-    try:
-        from enrichment_dagster.llm.parsing import parse_model_output
-    except ImportError as exc:
-        raise ParserUnavailableError(
-            f"enrichment_dagster.llm.parsing is not importable ({exc})"
-        ) from exc
-    return parse_model_output
-
-
 def result_from_parsed(data: dict[str, Any], pass_number: int) -> tuple[dict[str, Any], list[str]]:
     """Turn a parsed answer into the old ``result`` shape (Pass 1 flattened to ``ext_*``)."""
     notes: list[str] = []
     if not any(w in data for w in _WRAPPERS[pass_number]):
-        groups = _PASS1_GROUPS if pass_number == 1 else _GROUPS[pass_number]
+        groups = _GROUPS[pass_number]
         if any(k in data for k in groups):
             notes.append(f"answer has no top-level {'/'.join(_WRAPPERS[pass_number])} wrapper")
             data = {_WRAPPERS[pass_number][0]: data}

@@ -38,7 +38,6 @@ ANOMALY_LABELS: dict[str, str] = {
     "wrong_value_type": "value of the wrong type",
     "partial_answer": "truncated answer, partly recovered",
     "unparseable_answer": "answer without usable JSON (model dropped from the pass)",
-    "parser_unavailable": "raw answer skipped: parser unavailable",
     "unreadable_file": "unreadable file (model dropped from the pass)",
     "metadata_mismatch": "metadata contradicts the path",
     "missing_wrapper": "answer without its top-level wrapper key",

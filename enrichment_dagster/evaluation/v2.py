@@ -18,12 +18,15 @@ What changes from legacy, and why:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
+from enrichment_dagster.contracts import vocab
+from enrichment_dagster.contracts.lenient import _FALSE as FALSE_TOKENS
+from enrichment_dagster.contracts.lenient import _TRUE as TRUE_TOKENS
+from enrichment_dagster.contracts.lenient import normalize_token as contract_token
 from enrichment_dagster.evaluation.exact import coerce_confidence, decimal_fraction, parse_number
 from enrichment_dagster.evaluation.field_registry import (
     FIELDS_BY_PASS,
@@ -31,6 +34,7 @@ from enrichment_dagster.evaluation.field_registry import (
     FieldSpec,
     Kind,
     lookup,
+    vocabulary,
 )
 from enrichment_dagster.evaluation.legacy import ENUM_EQUIVALENTS, SKILL_SYNONYMS
 from enrichment_dagster.evaluation.records import (
@@ -41,14 +45,11 @@ from enrichment_dagster.evaluation.records import (
     State,
 )
 
-#: Words that mean "the posting does not say"; treated like null.
-NULL_TOKENS = frozenset(
-    "not_mentioned none_mentioned not_specified not_stated unspecified unknown null n/a na "
-    "not_applicable not_available not_provided".split()
-) | {""}
-_TRUE = frozenset({"true", "yes", "y", "1"})
-_FALSE = frozenset({"false", "no", "n", "0"})
-_SEPARATORS = re.compile(r"[\s\-]+")
+#: Words that mean "the posting does not say": the contracts' absent set (``vocab``), in
+#: the contracts' token form. A word that is a value of the field's own vocabulary (team
+#: growth ``unknown``, AI integration ``none``) is that value, as the validator reads it;
+#: ``not_mentioned`` is always "no information" here (see the module docstring).
+NULL_TOKENS = frozenset(contract_token(t) for t in vocab.ABSENT_TOKENS) | {""}
 
 
 @dataclass(frozen=True)
@@ -77,38 +78,43 @@ class Settings:
 
 
 def normalize_token(text: str) -> str:
-    """Lowercase, trim, spaces and hyphens to underscores: "Full-Time" == "full time"."""
-    token = _SEPARATORS.sub("_", text.strip().lower()).strip("_")
-    legacy = ENUM_EQUIVALENTS.get(text.strip().lower())
-    return _SEPARATORS.sub("_", legacy) if legacy else token
+    """The contracts' token (case, spaces, hyphens and slashes folded: "AWS/GCP" is
+    ``aws_gcp`` here as in the validator), after the legacy equivalents ("Amazon Web
+    Services" is ``aws``)."""
+    cleaned = text.strip().lower()
+    return contract_token(ENUM_EQUIVALENTS.get(cleaned, cleaned))
 
 
-def normalize_enum(value: Any) -> Any:
+def _absent(token: str, choices: tuple[str, ...]) -> bool:
+    return token == vocab.NOT_MENTIONED or (token in NULL_TOKENS and token not in choices)
+
+
+def normalize_enum(value: Any, choices: tuple[str, ...] = ()) -> Any:
     if value is None:
         return None
     if isinstance(value, bool):
         return value
     if isinstance(value, list):
-        return normalize_set(value)
+        return normalize_set(value, choices)
     token = normalize_token(str(value))
-    return None if token in NULL_TOKENS else token
+    return None if _absent(token, choices) else token
 
 
-def normalize_bool(value: Any) -> Any:
+def normalize_bool(value: Any, choices: tuple[str, ...] = ()) -> Any:
     """Inference booleans also arrive as "not_mentioned" or "true"; other words stay enums."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int | float) and value in (0, 1):
         return bool(value)
     token = normalize_token(str(value))
-    if token in _TRUE:
+    if token in TRUE_TOKENS:
         return True
-    if token in _FALSE:
+    if token in FALSE_TOKENS:
         return False
-    return None if token in NULL_TOKENS else token
+    return None if _absent(token, choices) else token
 
 
-def normalize_number(value: Any) -> Fraction | None:
+def normalize_number(value: Any, choices: tuple[str, ...] = ()) -> Fraction | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
@@ -116,25 +122,26 @@ def normalize_number(value: Any) -> Fraction | None:
     if isinstance(value, str):
         return None if normalize_token(value) in NULL_TOKENS else parse_number(value)
     if isinstance(value, dict) and "value" in value:
-        return normalize_number(value["value"])
+        return normalize_number(value["value"], choices)
     return None
 
 
-def normalize_set(value: Any) -> frozenset[str] | None:
+def normalize_set(value: Any, choices: tuple[str, ...] = ()) -> frozenset[str] | None:
     """Empty lists carry no information, exactly like null."""
     if isinstance(value, str):
-        if normalize_token(value) in NULL_TOKENS:
+        if _absent(normalize_token(value), choices):
             return None
         value = value.split(",")
     if not isinstance(value, list | tuple | set | frozenset):
         return None
     items = {" ".join(str(item).lower().split()) for item in value if item is not None}
     items = {SKILL_SYNONYMS.get(item, item) for item in items} - {""}
-    items = {item for item in items if normalize_token(item) not in NULL_TOKENS}
+    items = {item for item in items if not _absent(normalize_token(item), choices)}
     return frozenset(items) or None
 
 
-NORMALIZERS: dict[str, Callable[[Any], Any]] = {
+#: One normaliser per v2 kind; each takes the value and the field's contract vocabulary.
+NORMALIZERS: dict[str, Callable[[Any, tuple[str, ...]], Any]] = {
     "bool": normalize_bool,
     "enum": normalize_enum,
     "money": normalize_number,
@@ -143,8 +150,8 @@ NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "int_score": normalize_number,
     "set": normalize_set,
     # Free text is carried for display only; it is never compared.
-    "free_text": lambda value: value,
-    "text_list": lambda value: value,
+    "free_text": lambda value, _choices: value,
+    "text_list": lambda value, _choices: value,
 }
 
 
@@ -197,7 +204,7 @@ def read_vote(output: ModelOutput, spec: FieldSpec) -> Vote | None:
             return None
         confidence = coerce_confidence(raw.get("confidence"))
         raw = raw["value"]
-    return Vote(NORMALIZERS[spec.kind](raw), confidence)
+    return Vote(NORMALIZERS[spec.kind](raw, vocabulary(spec)), confidence)
 
 
 @dataclass

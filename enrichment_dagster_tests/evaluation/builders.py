@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from enrichment_dagster.evaluation.field_registry import MODEL_BY_SHORT, MODELS
+from enrichment_dagster.evaluation.field_registry import LEGACY_MODELS, MODEL_BY_SHORT
 from enrichment_dagster.evaluation.records import JobOutputs, ModelOutput
 
-FIVE = tuple(m.short_id for m in MODELS)
+FIVE = tuple(m.short_id for m in LEGACY_MODELS)
 
 
 def inference(value: Any, confidence: Any = 0.8) -> dict[str, Any]:

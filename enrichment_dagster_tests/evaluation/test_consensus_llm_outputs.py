@@ -20,14 +20,33 @@ from enrichment_dagster.cli import main
 STRING_CONFIDENCE_JOBS = {"4325827765", "4348556911", "4348603296"}
 
 
+def run_cli(shared_data: Path, *options: str) -> dict[str, Any]:
+    buffer = io.StringIO()
+    args = ["evaluate", "consensus", str(shared_data / "llm_outputs"), "--json", *options]
+    with contextlib.redirect_stdout(buffer):
+        assert main(args) == 0
+    return json.loads(buffer.getvalue())
+
+
 @pytest.fixture(scope="module", params=["legacy", "v2"])
 def report(request: pytest.FixtureRequest, shared_data: Path) -> dict[str, Any]:
-    """One CLI run per method for the whole module (the folder holds 1,403 files)."""
-    buffer = io.StringIO()
-    args = ["evaluate", "consensus", str(shared_data / "llm_outputs"), "--json"]
-    with contextlib.redirect_stdout(buffer):
-        assert main([*args, "--method", request.param]) == 0
-    return json.loads(buffer.getvalue())
+    """One CLI run per method for the whole module (the folder holds 1,403 files), raw
+    answers read (legacy reads them only when asked: ``--source auto``)."""
+    source = ["--source", "auto"] if request.param == "legacy" else []
+    return run_cli(shared_data, "--method", request.param, *source)
+
+
+def test_legacy_by_default_reads_what_the_old_evaluator_read(shared_data: Path) -> None:
+    """Regression: ``--method legacy`` also parsed raw answers where no ``.json`` existed
+    (source ``auto``), so "legacy" was not the old figures. The default now follows the
+    method: legacy reads ``.json`` only, exactly as ``--source json``."""
+    default = run_cli(shared_data, "--method", "legacy")
+    forced = run_cli(shared_data, "--method", "legacy", "--source", "json")
+    auto = run_cli(shared_data, "--method", "legacy", "--source", "auto")
+    assert default["summary"] == forced["summary"]
+    assert default["provenance"]["source_policy"] == "json"
+    assert set(default["provenance"]["sources"]) == {"json"}
+    assert auto["summary"] != default["summary"]  # the raw answers would change them
 
 
 def job_dirs(shared_data: Path) -> list[Path]:

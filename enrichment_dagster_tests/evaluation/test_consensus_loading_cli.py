@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from enrichment_dagster.cli import main
-from enrichment_dagster.evaluation import loading
 from enrichment_dagster.evaluation.aggregate import job_rates
 from enrichment_dagster.evaluation.consensus import evaluate_directory, read_jobs_file
 from enrichment_dagster.evaluation.field_registry import MODEL_BY_SHORT
@@ -125,20 +124,6 @@ def test_json_is_preferred_in_legacy_and_raw_in_v2(tmp_path: Path) -> None:
     assert {o.source for o in new.outputs[0].outputs[2].values()} == {"raw"}
     forced = evaluate_directory(tmp_path, "v2", source="json")
     assert {o.source for o in forced.outputs[0].outputs[2].values()} == {"json"}
-
-
-def test_without_the_parser_raw_answers_are_listed_and_json_still_works(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def unavailable() -> None:
-        raise loading.ParserUnavailableError("enrichment_dagster.llm.parsing is not importable")
-
-    monkeypatch.setattr(loading, "_parser", unavailable)
-    folder = write_job(tmp_path, "13", {1: same_for(FIVE[:3], PASS1)})
-    (folder / f"pass1-{MODEL_BY_SHORT['qwen'].file_infix}-raw.txt").write_text("{}")
-    run = evaluate_directory(tmp_path, "v2")
-    assert run.evaluations[0].models_per_pass[1] == list(FIVE[:3])
-    assert [a.kind for a in run.anomalies if a.kind != "missing_key"] == ["parser_unavailable"]
 
 
 def test_cli_markdown_jobs_file_and_errors(
