@@ -28,12 +28,12 @@ from typing import Any
 
 from enrichment_dagster.llm.prices import get_model, is_known_model
 from enrichment_dagster.llm.types import (
-    InvalidRequestError,
     LLMRequest,
     LLMResponse,
     MissingAnswerError,
     StopReason,
 )
+from enrichment_dagster.storage.names import path_component
 
 _REASONING_BLOCK = re.compile(r"<reasoning>(.*?)</reasoning>", re.DOTALL)
 _SLUG_CHARS = re.compile(r"[:/.]")
@@ -87,10 +87,11 @@ class ReplayBackend:
         )
 
     def answer_path(self, record_id: str, pass_number: int, model_id: str) -> Path:
-        """Where the raw answer for (record, pass, model) is stored."""
-        if not record_id or record_id in {".", ".."} or "/" in record_id or "\\" in record_id:
-            raise InvalidRequestError(f"record id {record_id!r} cannot name a replay folder")
-        return self.folder / record_id / f"pass{pass_number}-{model_slug(model_id)}-raw.txt"
+        """Where the raw answer for (record, pass, model) is stored: the record's folder is
+        named by :func:`~enrichment_dagster.storage.names.path_component` (a hostile id
+        such as ``../x`` names a folder inside ``folder``, never outside it)."""
+        name = f"pass{pass_number}-{model_slug(model_id)}-raw.txt"
+        return self.folder / path_component(record_id) / name
 
     def cost_usd(self, model_id: str, input_tokens: int, output_tokens: int) -> float:
         """What the recorded call cost at table prices (0 for models without a price)."""

@@ -9,7 +9,6 @@ import pytest
 
 from enrichment_dagster.llm.replay import ReplayBackend, looks_truncated, model_slug
 from enrichment_dagster.llm.types import (
-    InvalidRequestError,
     LLMRequest,
     Message,
     MissingAnswerError,
@@ -80,8 +79,17 @@ def test_missing_answer_names_the_path(tmp_path: Path) -> None:
 
 
 def test_record_ids_cannot_escape_the_folder(tmp_path: Path) -> None:
-    with pytest.raises(InvalidRequestError):
-        ReplayBackend(tmp_path, GPT_OSS).complete(make_request("../etc"))
+    """A hostile id names an escaped folder inside the replay folder: an answer planted
+    outside it under the id's literal path is never read."""
+    folder = tmp_path / "replay"
+    folder.mkdir()
+    backend = ReplayBackend(folder, GPT_OSS)
+    planted = backend.answer_path("etc", 1, GPT_OSS).name
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / planted).write_text('{"planted": true}')
+    assert backend.answer_path("../etc", 1, GPT_OSS).parent.parent == folder
+    with pytest.raises(MissingAnswerError):
+        backend.complete(make_request("../etc"))
 
 
 # ------------------------------------------------------------------ real recorded outputs
