@@ -51,7 +51,7 @@ from enrichment_dagster.storage.parquet import (
     is_ignored_name,
     read_partition,
 )
-from enrichment_dagster_tests.engine.answers import answer_by_pass
+from enrichment_dagster_tests.engine.answers import DESCRIPTION, answer_by_pass
 from enrichment_dagster_tests.fakes.fake_bedrock import FakeBedrock, FakeBedrockStats
 
 pytestmark = pytest.mark.slow
@@ -92,10 +92,9 @@ def build_silver(root: Path, key: str = KEY, records: int = RECORDS) -> list[str
     )
     table = sample.take(pa.array([i % sample.num_rows for i in range(records)], pa.int64()))
     ids = [f"77{i:08d}" for i in range(records)]
-    texts = [
-        f"{text or ''} Posting reference CR-{i:03d}."
-        for i, text in enumerate(table.column("job_description_text").to_pylist())
-    ]
+    # The text the fake's canned answers quote (an answer quoting nothing of its posting
+    # is refused as being about another one), made unique per copy.
+    texts = [f"{DESCRIPTION} Posting reference CR-{i:03d}." for i in range(records)]
     table = table.set_column(
         table.schema.get_field_index("job_posting_id"), table.schema.field("job_posting_id"),
         pa.array(ids, pa.string()),
