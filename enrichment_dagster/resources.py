@@ -14,13 +14,12 @@ from typing import Any
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field, PrivateAttr
 
-from enrichment_dagster.engine.config import EngineConfig
+from enrichment_dagster.engine.config import DEFAULT_MODEL, EngineConfig
 from enrichment_dagster.llm.registry import make_backend
 from enrichment_dagster.llm.types import LLMBackend
 from enrichment_dagster.storage.cache_store import CacheStore
 from enrichment_dagster.storage.filesystem import StorageRoot
 
-DEFAULT_MODEL = "openai.gpt-oss-120b-1:0"
 #: Attempts botocore's ``standard`` retry mode makes for a 5xx: what a transient error is
 #: owed in total, whichever layer makes them.
 STANDARD_MODE_ATTEMPTS = 3

@@ -31,10 +31,6 @@ class Kind:
     item: Kind | None = None  # for list and inferred
     model: type[BaseModel] | None = None  # for model
 
-    @property
-    def is_scalar(self) -> bool:
-        return self.name in {"bool", "int", "float", "str", "enum"}
-
 
 def _strip_optional(annotation: Any) -> Any:
     origin = typing.get_origin(annotation)

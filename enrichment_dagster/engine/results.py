@@ -120,18 +120,6 @@ class RecordResult:
     def sent(self) -> bool:
         return self.calls > 0
 
-    def error_dict(self) -> dict[str, Any] | None:
-        """The ``enrichment_errors`` entry of this pass, or None on success."""
-        if self.success:
-            return None
-        return {
-            "pass": self.pass_number,
-            "error_class": self.error_class,
-            "message": self.error_message,
-            "attempts": self.attempts,
-            "partial": self.partial,
-        }
-
     def telemetry(self) -> dict[str, Any]:
         """Every field except the output object, JSON-ready (for logs and metadata)."""
         data = asdict(self)
