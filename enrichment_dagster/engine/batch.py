@@ -284,7 +284,7 @@ def poll(root: StorageRoot, client: BatchClient) -> list[tuple[LedgerEntry, JobS
 
 
 def collect(entry: LedgerEntry, state: JobState, root: StorageRoot, cache: CacheStore,
-            config: EngineConfig) -> LedgerEntry:
+            config: EngineConfig | None = None) -> LedgerEntry:
     """Cache every usable answer of an ended job and mark it collected (idempotent)."""
     if not state.done:
         raise ValueError(f"job {entry.job_name} is {state.status}, not ended")
