@@ -9,6 +9,7 @@ from enrichment_dagster.assets.gold import GOLD_ASSET_DEFS, gold_job
 from enrichment_dagster.assets.passes import pass1, pass2, pass3
 from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.assets.silver_ai import silver_ai
+from enrichment_dagster.batch_backfill import batch_backfill_job, batch_backfill_sensor
 from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.jobs import enrich_job, retry_failed
 from enrichment_dagster.resources import (
@@ -33,8 +34,8 @@ def build_defs(
     asset list by hand, so what they run is what is deployed."""
     return Definitions(
         assets=[silver, pass1, pass2, pass3, silver_ai, model_consensus, *GOLD_ASSET_DEFS],
-        jobs=[enrich_job, gold_job],
-        sensors=[new_silver_partitions],
+        jobs=[enrich_job, gold_job, batch_backfill_job],
+        sensors=[new_silver_partitions, batch_backfill_sensor],
         schedules=[retry_failed],
         resources={
             "storage": storage or storage_from_env(),
