@@ -394,8 +394,9 @@ class _GroupRunner:
             output = None
         message = (
             f"failed {entry.failed_runs} earlier run(s) (last: {entry.last_error_class}: "
-            f"{entry.last_error}); not sent again. Reset its attempts ledger entry or set "
-            "ignore_attempts_ledger to try again."
+            f"{entry.last_error}); not sent again. To try it again, raise "
+            f"ENRICHMENT_MAX_ATTEMPTS (the llm resource's max_attempts_per_record) above "
+            f"{entry.failed_runs}."
         )
         return replace(
             base,
