@@ -104,6 +104,5 @@ GOLD_ASSET_DEFS = [skills_demand, salary_benchmarks, market_signals, career_path
 gold_job = define_asset_job(
     name="gold_job",
     selection=AssetSelection.groups("gold"),
-    partitions_def=daily_partitions,
     description="The four Gold tables of one day, from that day's silver_ai partitions.",
 )
