@@ -31,7 +31,7 @@ from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine.results import PassContext
 from enrichment_dagster.engine.runner import run_pass
-from enrichment_dagster.engine.tables import prepare_silver
+from enrichment_dagster.engine.tables import read_silver
 from enrichment_dagster.evaluation.consensus import evaluate_outputs
 from enrichment_dagster.evaluation.field_registry import MODEL_BY_ID, MODEL_ORDER
 from enrichment_dagster.evaluation.loading import answer_output
@@ -40,7 +40,7 @@ from enrichment_dagster.evaluation.records import JobOutputs
 from enrichment_dagster.evaluation.report import to_json
 from enrichment_dagster.partitions import hourly_partitions
 from enrichment_dagster.resources import LLMResource, StorageResource
-from enrichment_dagster.storage.parquet import list_partitions, read_partition
+from enrichment_dagster.storage.parquet import list_partitions
 
 daily_partitions = DailyPartitionsDefinition(
     start_date=hourly_partitions.start.strftime("%Y-%m-%d"), timezone="UTC"
@@ -69,7 +69,7 @@ def day_records(storage: StorageResource, day: str) -> list[SilverRecord]:
     records: list[SilverRecord] = []
     for key in sorted(list_partitions(storage.root, "silver")):
         if key.startswith(day):
-            records.extend(prepare_silver(read_partition(storage.root, "silver", key)).records)
+            records.extend(read_silver(storage.root, key).records)
     return records
 
 

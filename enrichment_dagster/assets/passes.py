@@ -29,13 +29,12 @@ from enrichment_dagster.engine.tables import (
     SilverBatch,
     outputs_from_table,
     pass_table,
-    prepare_silver,
+    read_silver,
     summarize_pass,
 )
 from enrichment_dagster.partitions import backfill_policy, hourly_partitions
 from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.storage.lease import hold_partitions
-from enrichment_dagster.storage.parquet import read_partition
 
 COMMON = {
     "partitions_def": hourly_partitions,
@@ -77,7 +76,7 @@ def as_output(keys: list[str], tables: dict[str, pa.Table]) -> pa.Table | dict[s
 
 
 def load_silver(storage: StorageResource, partition_key: str) -> SilverBatch:
-    return prepare_silver(read_partition(storage.root, "silver", partition_key))
+    return read_silver(storage.root, partition_key)
 
 
 def silver_problem_counts(batch: SilverBatch) -> dict[str, int]:
@@ -86,6 +85,7 @@ def silver_problem_counts(batch: SilverBatch) -> dict[str, int]:
         "duplicate_ids_skipped": len(batch.duplicate_ids),
         "invalid_rows": len(batch.invalid_rows),
         "repaired_rows": len(batch.repaired_rows),
+        "silver_rows_read": batch.rows_read,
     }
 
 

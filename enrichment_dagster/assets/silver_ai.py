@@ -44,7 +44,7 @@ from enrichment_dagster.assets.passes import (
     silver_problem_counts,
 )
 from enrichment_dagster.checks import QualityThresholds
-from enrichment_dagster.engine.tables import build_silver_ai
+from enrichment_dagster.engine.tables import build_silver_ai, count_silver_rows
 from enrichment_dagster.partitions import backfill_policy, hourly_partitions
 from enrichment_dagster.resources import StorageResource
 from enrichment_dagster.storage.parquet import read_partition, write_partition
@@ -117,7 +117,8 @@ def silver_ai(
         batch = load_silver(storage, key)
         table = build_silver_ai(batch, {n: passes[n][key] for n in (1, 2, 3)})
         silver_ids = checks.storage_silver_ids(read_partition(storage.root, "silver", key))
-        results = checks.evaluate(silver_ids, table, quality, len(batch.invalid_rows))
+        results = checks.evaluate(silver_ids, table, quality, len(batch.invalid_rows),
+                                  count_silver_rows(storage.root, key), batch.rows_skipped)
         problems = silver_problem_counts(batch)
         del batch
         if any(checks.blocks(r) for r in results):

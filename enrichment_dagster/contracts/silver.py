@@ -15,10 +15,13 @@ import html
 import re
 import unicodedata
 from functools import lru_cache
+from html.parser import HTMLParser
 from typing import Any
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from enrichment_dagster.contracts.drift import RowNotes, coerce_table
 
 #: The canonical Arrow schema of Silver columns in silver_ai, in the upstream order.
 #: Spark's ``timestamp[ns]`` is kept at microsecond precision: Athena and Spark read
@@ -118,6 +121,81 @@ def _cleaned_description(text: str | None) -> str:
     return clean_text(text)
 
 
+#: Tags after which a reader sees a new line; ``li`` also gets a bullet.
+_BLOCK_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "footer", "h1",
+    "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section",
+    "table", "tr", "ul",
+})
+_SKIPPED_TAGS = frozenset({"script", "style", "template", "head", "noscript"})
+_LINE_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+class _TextOfHtml(HTMLParser):
+    """The text a browser would show, with line breaks at ``<br>`` and block tags and a
+    ``- `` before list items (only those that hold text)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+        self._bullet = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skipping += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+            self._bullet = tag == "li"
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIPPED_TAGS:
+            self._skipping = max(self._skipping - 1, 0)
+        elif tag in _BLOCK_TAGS and tag != "li":
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skipping:
+            return
+        if self._bullet and data.strip():
+            self.parts.append("- ")
+            self._bullet = False
+        self.parts.append(data)
+
+
+def html_to_text(markup: str | None) -> str:
+    """Posting HTML as plain text: tags removed, entities decoded (twice, like
+    :func:`clean_text`), line breaks kept at ``<br>`` and block tags, spaces collapsed."""
+    if not markup:
+        return ""
+    parser = _TextOfHtml()
+    try:
+        parser.feed(markup)
+        parser.close()
+        text = "".join(parser.parts)
+    except Exception:  # HTMLParser is lenient; never let markup cost the record
+        text = re.sub(r"<[^>]*>", " ", markup)
+    text = unicodedata.normalize("NFC", html.unescape(text)).replace("\u00a0", " ")
+    lines = [_LINE_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def has_words(text: str) -> bool:
+    """Whether ``text`` holds a letter or digit: bullets, dashes and dots are no posting."""
+    return any(character.isalnum() for character in text)
+
+
+@lru_cache(maxsize=DESCRIPTION_CACHE_SIZE)
+def _text_of_html(markup: str | None) -> str:
+    """``html_to_text`` memoised, for the same reason as :func:`_cleaned_description`."""
+    return html_to_text(markup)
+
+
 class SilverRecord(BaseModel):
     """One posting as Spark wrote it; unknown extra columns are ignored."""
 
@@ -165,12 +243,29 @@ class SilverRecord(BaseModel):
     @field_validator("skills_canonical", "skills_families", "skills_raw_hits", mode="before")
     @classmethod
     def _none_as_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
+        """A null list is an empty one; null items (Arrow allows them) are no skills."""
+        if value is None:
+            return []
+        return [item for item in value if item is not None] if isinstance(value, list) else value
 
     @property
     def description(self) -> str:
-        """The description as a model should read it: entities decoded, spaces collapsed."""
-        return _cleaned_description(self.job_description_text)
+        """The posting text as a model should read it: ``job_description_text`` with entities
+        decoded and spaces collapsed or, when that is missing or blank, the text of
+        ``job_description_html`` (tags removed, line breaks kept). Empty when neither holds
+        any text: such a record is not sent (``engine.prepare.missing_posting_text``)."""
+        source = self.description_source
+        if source == "text":
+            return _cleaned_description(self.job_description_text)
+        return _text_of_html(self.job_description_html) if source == "html" else ""
+
+    @property
+    def description_source(self) -> str | None:
+        """Which column :attr:`description` comes from: ``text``, ``html``, or None when
+        neither holds a letter or digit (the record has no posting text)."""
+        if has_words(_cleaned_description(self.job_description_text)):
+            return "text"
+        return "html" if has_words(_text_of_html(self.job_description_html)) else None
 
     @property
     def silver_salary_text(self) -> str | None:
@@ -183,22 +278,21 @@ class SilverRecord(BaseModel):
         return f"{currency}{low}-{currency}{high} per {self.salary_period or 'period not given'}"
 
 
+def coerce_silver(table: pa.Table) -> tuple[pa.Table, RowNotes]:
+    """``table`` fitted to :data:`SILVER_SCHEMA` value by value where need be, with a note per
+    changed or nulled value by row (see ``contracts.drift``); never raises for a value.
+
+    Ids are only made text here; :class:`SilverRecord` normalises and refuses them.
+    """
+    return coerce_table(table, SILVER_SCHEMA)
+
+
 def conform_silver(table: pa.Table) -> pa.Table:
     """Cast a Silver partition to :data:`SILVER_SCHEMA`: missing columns become nulls,
-    extra columns are dropped, ids are normalised."""
-    columns = []
-    for field in SILVER_SCHEMA:
-        if field.name in table.column_names:
-            column = table.column(field.name)
-            if field.name == "job_posting_id":
-                column = pa.array(
-                    [normalize_posting_id(v) for v in column.to_pylist()], pa.string()
-                )
-            elif pa.types.is_timestamp(field.type) and pa.types.is_timestamp(column.type):
-                column = column.cast(field.type, safe=False)
-            else:
-                column = column.cast(field.type)
-        else:
-            column = pa.nulls(table.num_rows, field.type)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=SILVER_SCHEMA)
+    extra columns are dropped, drifted values are coerced or nulled, ids are normalised."""
+    conformed, _ = coerce_silver(table)
+    ids = pa.array(
+        [normalize_posting_id(v) for v in conformed.column("job_posting_id").to_pylist()],
+        pa.string(),
+    )
+    return conformed.set_column(0, SILVER_SCHEMA.field(0), ids)

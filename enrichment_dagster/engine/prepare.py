@@ -52,6 +52,22 @@ def missing_upstream(
     return None
 
 
+def missing_posting_text(record: SilverRecord) -> str | None:
+    """Why a record cannot be sent at all, or None when it has posting text.
+
+    The rule: a record is sent only when ``job_description_text`` or, failing that,
+    ``job_description_html`` holds a letter or digit (see ``SilverRecord.description``).
+    A title, company or job-board salary alone is not a posting: every answer to it would
+    be invented or empty, and on Bedrock it would be paid for.
+    """
+    if record.description_source is not None:
+        return None
+    return (
+        f"record {record.job_posting_id} has no posting text: job_description_text and "
+        "job_description_html are missing, blank or hold no words; not sent to any model"
+    )
+
+
 def prepare_record(
     index: int,
     record: SilverRecord,

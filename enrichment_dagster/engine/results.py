@@ -20,6 +20,9 @@ Error classes (``error_class``) are the backend's (``throttled``, ``transient``,
   further answer would be paid and lost);
 * ``model_unreachable``: not sent, the model could not be reached (consecutive connection
   failures); never counted against the record's attempts;
+* ``no_posting_text``: not sent, the record has no posting text (no description text and
+  no HTML with any words): an answer about nothing would be paid for and invented. Not an
+  attempt, never cached; status ``failed`` because it is the record's own fault;
 * ``internal``: an unexpected exception in the engine for this record (a bug).
 """
 
@@ -44,6 +47,7 @@ DRY_RUN = "dry_run"
 CACHE_ERROR = "cache_error"
 INTERNAL = "internal"
 TRUNCATED = "truncated"
+NO_POSTING_TEXT = "no_posting_text"
 STORAGE_UNWRITABLE = "storage_unwritable"
 MODEL_UNREACHABLE = "model_unreachable"
 

@@ -51,6 +51,7 @@ from enrichment_dagster.engine.grounding import (
 from enrichment_dagster.engine.prepare import (
     Group,
     PreparedRecord,
+    missing_posting_text,
     missing_upstream,
     prepare_record,
 )
@@ -61,6 +62,7 @@ from enrichment_dagster.engine.results import (
     DRY_RUN,
     INTERNAL,
     MODEL_UNREACHABLE,
+    NO_POSTING_TEXT,
     PERMANENTLY_FAILED,
     STORAGE_UNWRITABLE,
     UPSTREAM_FAILED,
@@ -234,6 +236,10 @@ class _Preparer:
     def prepare(self, index: int, record: SilverRecord) -> PreparedRecord | RecordResult:
         try:
             record_id = record.job_posting_id
+            no_text = missing_posting_text(record)
+            if no_text is not None:
+                return RecordResult(record_id, self.pass_number, False, error_class=NO_POSTING_TEXT,
+                                    error_message=no_text, model_id=self.model_id)
             if self.config.require_previous_passes:
                 reason = missing_upstream(self.pass_number, record_id, self.previous)
                 if reason is not None:

@@ -21,9 +21,11 @@ from enrichment_dagster.contracts import vocab
 from enrichment_dagster.contracts.columns import empty_row, flatten_pass, pass_columns
 from enrichment_dagster.contracts.output import pass_table_schema, silver_ai_schema
 from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
-from enrichment_dagster.contracts.silver import SILVER_SCHEMA, SilverRecord, conform_silver
+from enrichment_dagster.contracts.silver import SILVER_SCHEMA, SilverRecord, coerce_silver
 from enrichment_dagster.engine.results import NOT_SENT, RecordResult
 from enrichment_dagster.llm.types import valid_text
+from enrichment_dagster.storage.filesystem import StorageRoot
+from enrichment_dagster.storage.parquet import count_partition_rows, read_partition_parts
 
 LOW_CONFIDENCE = 0.5
 
@@ -36,12 +38,49 @@ class SilverBatch:
     records: list[SilverRecord]
     duplicate_ids: list[str] = field(default_factory=list)
     invalid_rows: list[str] = field(default_factory=list)  # "row N: reason"
-    #: Kept rows whose text held invalid UTF-8, replaced by U+FFFD: "row N (id X): columns".
+    #: Kept rows whose values were repaired: invalid UTF-8 replaced by U+FFFD, or a value
+    #: of a drifted type coerced or nulled ("<file> row N (id X): salary_min: ...").
     repaired_rows: list[str] = field(default_factory=list)
+    #: Rows in the Silver files as read: records + duplicates + invalid rows.
+    rows_read: int = 0
+
+    @property
+    def rows_skipped(self) -> int:
+        """Rows read but not enriched, each with a named reason (duplicate or invalid)."""
+        return len(self.duplicate_ids) + len(self.invalid_rows)
+
+
+SILVER_DATASET = "silver"
+
+
+def read_silver(root: StorageRoot, partition_key: str) -> SilverBatch:
+    """One Silver partition from storage, every file fitted to the contract and named in
+    its problems (``PartitionNotFoundError``/``PartitionReadError`` name the folder/file)."""
+    parts = read_partition_parts(root, SILVER_DATASET, partition_key)
+    return prepare_silver_parts([(part.name, part.table) for part in parts])
+
+
+def count_silver_rows(root: StorageRoot, partition_key: str) -> int:
+    """The Silver rows in storage for one partition, from the Parquet footers only.
+
+    Independent of any reading or preparing of the rows: what completeness compares with.
+    """
+    return count_partition_rows(root, SILVER_DATASET, partition_key)
 
 
 def prepare_silver(raw: pa.Table) -> SilverBatch:
-    """Conform a Silver partition and keep the first row of each ``job_posting_id``.
+    """:func:`prepare_silver_parts` of one table whose rows are named ``row N``."""
+    return prepare_silver_parts([("", raw)])
+
+
+def prepare_silver_parts(parts: Sequence[tuple[str, pa.Table]]) -> SilverBatch:
+    """Conform the files of a Silver partition and keep the first row of each ``job_posting_id``.
+
+    ``parts`` are (file name, table) in read order; problems are reported as
+    ``<file> row N`` (N counted within the file). Each file is fitted to the contract on
+    its own before they are combined, so two files that disagree on a type
+    (``timestamp[ns]`` vs ``timestamp[us, tz=UTC]``, ``double`` vs ``string``) are each
+    made to fit instead of failing the partition.
 
     A duplicate id is the same posting scraped twice; enriching it twice would pay twice
     and break the uniqueness of silver_ai's key. Rows without a usable id (null, empty,
@@ -52,30 +91,44 @@ def prepare_silver(raw: pa.Table) -> SilverBatch:
     decoded. Such values are decoded here with U+FFFD for the bad bytes, so one stray
     byte costs neither the partition nor the record (its row is kept, enriched and listed
     in ``repaired_rows``), and silver_ai never carries bytes that Athena or Spark refuse.
-    Columns the enrichment does not read are dropped first: nothing in them can fail a row.
+    A value of a drifted type is coerced or nulled the same way (``contracts.drift``) and
+    its row listed in ``repaired_rows`` with what was done. Columns the enrichment does not
+    read are dropped first: nothing in them can fail a row.
     """
-    if "job_posting_id" not in raw.column_names and raw.num_rows:
-        raise ValueError("Silver partition has no job_posting_id column")
-    raw = raw.select([name for name in raw.column_names if name in SILVER_SCHEMA.names])
-    raw, bad_utf8 = _repair_utf8(raw)
+    fitted: list[pa.Table] = []
+    labels: list[str] = []
+    utf8_by_row: dict[int, list[str]] = {}
+    notes_by_row: dict[int, list[str]] = {}
+    for name, raw in parts:
+        if "job_posting_id" not in raw.column_names and raw.num_rows:
+            where = f"Silver file {name}" if name else "Silver partition"
+            raise ValueError(f"{where} has no job_posting_id column")
+        raw = raw.select([column for column in raw.column_names if column in SILVER_SCHEMA.names])
+        raw, bad_utf8 = _repair_utf8(raw)
+        table, notes = coerce_silver(raw)
+        offset = len(labels)
+        labels.extend(f"{name} row {i}" if name else f"row {i}" for i in range(raw.num_rows))
+        utf8_by_row.update({offset + i: columns for i, columns in bad_utf8.items()})
+        notes_by_row.update({offset + i: row_notes for i, row_notes in notes.items()})
+        fitted.append(table)
+    table = pa.concat_tables(fitted) if fitted else SILVER_SCHEMA.empty_table()
     keep: list[int] = []
     seen: set[str] = set()
     duplicates: list[str] = []
     invalid: list[str] = []
     repaired: list[str] = []
     records: list[SilverRecord] = []
-    for index in range(raw.num_rows):
-        bad_columns = bad_utf8.get(index, [])
+    for index, row in enumerate(_rows(table)):
+        bad_columns = utf8_by_row.get(index, [])
         if "job_posting_id" in bad_columns:
-            shown = raw.column("job_posting_id")[index].as_py()
-            invalid.append(f"row {index}: job_posting_id {shown!r} is not valid UTF-8; "
+            shown = table.column("job_posting_id")[index].as_py()
+            invalid.append(f"{labels[index]}: job_posting_id {shown!r} is not valid UTF-8; "
                            "the row cannot be keyed")
             continue
         try:
-            row = raw.slice(index, 1).to_pylist()[0]
             record = SilverRecord.model_validate(row)
         except Exception as exc:  # one bad row never fails the partition
-            invalid.append(f"row {index}: {type(exc).__name__}: {str(exc)[:200]}")
+            invalid.append(f"{labels[index]}: {type(exc).__name__}: {str(exc)[:200]}")
             continue
         if record.job_posting_id in seen:
             duplicates.append(record.job_posting_id)
@@ -83,11 +136,33 @@ def prepare_silver(raw: pa.Table) -> SilverBatch:
         seen.add(record.job_posting_id)
         keep.append(index)
         records.append(record)
-        if bad_columns:
-            repaired.append(f"row {index} (id {record.job_posting_id}): invalid UTF-8 in "
-                            f"{', '.join(bad_columns)} replaced with U+FFFD")
-    kept = raw.take(pa.array(keep, pa.int64())) if raw.num_rows else raw
-    return SilverBatch(conform_silver(kept), records, duplicates, invalid, repaired)
+        done = ([f"invalid UTF-8 in {', '.join(bad_columns)} replaced with U+FFFD"]
+                if bad_columns else []) + notes_by_row.get(index, [])
+        if done:
+            repaired.append(f"{labels[index]} (id {record.job_posting_id}): {'; '.join(done)}")
+    kept = table.take(pa.array(keep, pa.int64()))
+    ids = pa.array([r.job_posting_id for r in records], pa.string())
+    kept = kept.set_column(0, SILVER_SCHEMA.field(0), ids)
+    return SilverBatch(kept, records, duplicates, invalid, repaired, rows_read=len(labels))
+
+
+def _rows(table: pa.Table) -> list[dict[str, Any] | None]:
+    """Every row as a dict; a row that cannot be converted becomes None (an invalid row).
+
+    The table is conformed (temporal values within Python's range), so the one-pass
+    conversion practically always works; the row-by-row fallback keeps one surprise to
+    its row.
+    """
+    try:
+        return table.to_pylist()
+    except Exception:  # a value Python cannot hold: find its row, keep the others
+        rows: list[dict[str, Any] | None] = []
+        for index in range(table.num_rows):
+            try:
+                rows.append(table.slice(index, 1).to_pylist()[0])
+            except Exception:
+                rows.append(None)
+        return rows
 
 
 def _repair_utf8(table: pa.Table) -> tuple[pa.Table, dict[int, list[str]]]:

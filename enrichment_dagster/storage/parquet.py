@@ -3,11 +3,21 @@
 Layout: ``{root}/{dataset}/year=YYYY/month=MM/day=DD/hour=HH/`` (see ``partitions.py``).
 
 Reading accepts what Spark writes: any number of part files
-(``part-00000-<uuid>.c000.snappy.parquet``) beside ``_SUCCESS``, ``_committed_*``,
-``.crc`` and other hidden or underscore-prefixed files, which are skipped, as Spark, Hive and
-Athena skip them. Anything else in the folder must be Parquet: a stray file is an error that
-names it, never silently dropped rows. Part files whose schemas differ slightly (a column
-missing in one file, ``int32`` vs ``int64``) are unified; missing columns become nulls.
+(``part-00000-<uuid>.c000.snappy.parquet``), also in sub-folders of the partition folder
+(``hour=08/late/part-….parquet``: Spark and Hive read a partition recursively), beside
+``_SUCCESS``, ``_committed_*``, ``.crc`` and other hidden or underscore-prefixed files and
+folders (``_temporary/``, ``.spark-staging-*/``), which are skipped, as Spark, Hive and
+Athena skip them. Anything else must be Parquet: a stray file is an error that names it,
+never silently dropped rows. Part files whose schemas differ slightly (a column missing in
+one file, ``int32`` vs ``int64``) are unified; missing columns become nulls. Callers that
+must fit drifting types to a contract read the files one by one
+(:func:`read_partition_parts`) and say which file a value came from.
+
+INT96 timestamps (Spark's default before 3.4) are read at microsecond precision: Arrow's
+default, nanoseconds, silently wraps Spark's sentinel dates (``9999-12-31``,
+``0001-01-01``) into wrong years, and ``timestamp[us]`` is the contract type anyway.
+:func:`count_partition_rows` reads only the footers: the number of rows in storage,
+independent of what any reader made of them.
 
 Writing produces exactly one file, ``part-00000.parquet``, atomically (see
 ``filesystem.StorageRoot.write_bytes_atomic``), then deletes any other ``*.parquet`` in the
@@ -37,10 +47,12 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from enrichment_dagster.contracts.drift import unify_tables
 from enrichment_dagster.partitions import partition_key_to_path, path_to_partition_key
 from enrichment_dagster.storage.filesystem import FileEntry, StorageRoot
 
 PART_FILE_NAME = "part-00000.parquet"
+_PARTITION_DEPTH = 4  # year=/month=/day=/hour=
 _READ_ATTEMPTS = 3
 _ARROW_READ_ERRORS = (pa.ArrowException, OSError)
 _ARROW_CAST_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError)
@@ -77,6 +89,12 @@ def is_ignored_name(name: str) -> bool:
     return name.startswith((".", "_")) or name.endswith(".crc")
 
 
+def is_ignored_path(relative: str) -> bool:
+    """A path under a partition folder that readers skip: an ignored name at any level
+    (``_temporary/0/part-1.parquet``, ``.spark-staging-1/x.parquet``, ``late/_SUCCESS``)."""
+    return any(is_ignored_name(part) for part in relative.split("/") if part)
+
+
 def partition_folder(root: StorageRoot, dataset: str, partition_key: str) -> str:
     """The ``fs`` path of one partition's folder."""
     return root.path(dataset, partition_key_to_path(partition_key))
@@ -86,30 +104,74 @@ def partition_folder(root: StorageRoot, dataset: str, partition_key: str) -> str
 
 
 def read_partition(root: StorageRoot, dataset: str, partition_key: str) -> pa.Table:
-    """All rows of one partition, from every Parquet part file in its folder.
+    """All rows of one partition, from every Parquet part file under its folder.
 
     Raises ``PartitionNotFoundError`` when the folder is missing or has no data file, and
     ``PartitionReadError`` naming the file when one is not Parquet or is corrupt.
     """
     folder = partition_folder(root, dataset, partition_key)
+    parts = read_partition_parts(root, dataset, partition_key)
+    return _concat(root, folder, [part.table for part in parts])
+
+
+@dataclass(frozen=True)
+class PartitionPart:
+    """One data file of a partition as read: ``name`` is its path inside the partition
+    folder (``part-00000.parquet``, ``late/part-00001.parquet``), ``uri`` its full address."""
+
+    name: str
+    uri: str
+    table: pa.Table
+
+
+def read_partition_parts(root: StorageRoot, dataset: str, partition_key: str) -> list[PartitionPart]:
+    """Every data file of one partition, read but not concatenated, in path order.
+
+    Same files and errors as :func:`read_partition`; for callers that fit each file to a
+    contract before combining them and report problems by file.
+    """
+    folder = partition_folder(root, dataset, partition_key)
     for attempt in range(1, _READ_ATTEMPTS + 1):
         data_files = _data_files(root, folder, dataset, partition_key)
         try:
-            tables = [_read_file(root, entry.path) for entry in data_files]
+            return [PartitionPart(_relative(folder, entry.path), root.display(entry.path),
+                                  _read_file(root, entry.path)) for entry in data_files]
         except FileNotFoundError:
             # A writer replaced the partition between our listing and our read: list again.
             if attempt == _READ_ATTEMPTS:
                 raise
-            continue
-        return _concat(root, folder, tables)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def count_partition_rows(root: StorageRoot, dataset: str, partition_key: str) -> int:
+    """The rows stored in one partition, from the Parquet footers only (no data is read).
+
+    The same files as :func:`read_partition`, so a completeness check can compare what was
+    written downstream with what is in storage, not with what a reader kept of it.
+    """
+    folder = partition_folder(root, dataset, partition_key)
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        data_files = _data_files(root, folder, dataset, partition_key)
+        try:
+            return sum(_footer_rows(root, entry.path) for entry in data_files)
+        except FileNotFoundError:
+            if attempt == _READ_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _relative(folder: str, fs_path: str) -> str:
+    """``fs_path`` inside ``folder`` (``late/part-1.parquet``)."""
+    prefix = folder.rstrip("/") + "/"
+    return fs_path[len(prefix):] if fs_path.startswith(prefix) else fs_path
+
+
 def _data_files(root: StorageRoot, folder: str, dataset: str, key: str) -> list[FileEntry]:
-    entries = root.list_files(folder, recursive=False)
-    data = sorted((e for e in entries if not is_ignored_name(e.name)), key=lambda e: e.path)
+    entries = root.list_files(folder, recursive=True)
+    data = sorted((e for e in entries if not is_ignored_path(_relative(folder, e.path))),
+                  key=lambda e: e.path)
     if not data:
-        detail = f" (only {sorted(e.name for e in entries)})" if entries else ""
+        detail = f" (only {sorted(_relative(folder, e.path) for e in entries)})" if entries else ""
         raise PartitionNotFoundError(
             f"partition {key} of {dataset!r} not found: no data files in "
             f"{root.display(folder)}{detail}"
@@ -120,7 +182,17 @@ def _data_files(root: StorageRoot, folder: str, dataset: str, key: str) -> list[
 def _read_file(root: StorageRoot, fs_path: str) -> pa.Table:
     try:
         with root.fs.open_input_file(fs_path) as handle:
-            return pq.ParquetFile(handle).read()
+            return pq.ParquetFile(handle, coerce_int96_timestamp_unit="us").read()
+    except FileNotFoundError:
+        raise
+    except _ARROW_READ_ERRORS as exc:
+        raise PartitionReadError(f"cannot read {root.display(fs_path)} as Parquet: {exc}") from exc
+
+
+def _footer_rows(root: StorageRoot, fs_path: str) -> int:
+    try:
+        with root.fs.open_input_file(fs_path) as handle:
+            return pq.ParquetFile(handle).metadata.num_rows
     except FileNotFoundError:
         raise
     except _ARROW_READ_ERRORS as exc:
@@ -132,6 +204,10 @@ def _concat(root: StorageRoot, folder: str, tables: list[pa.Table]) -> pa.Table:
         return tables[0]
     try:
         return pa.concat_tables(tables, promote_options="permissive")
+    except _ARROW_CAST_ERRORS:
+        pass
+    try:  # types that disagree beyond promotion (ns vs us with zone, double vs string)
+        return pa.concat_tables(unify_tables(tables), promote_options="permissive")
     except _ARROW_CAST_ERRORS as exc:
         raise PartitionReadError(
             f"part files in {root.display(folder)} have incompatible schemas: {exc}"
@@ -230,15 +306,19 @@ def list_partitions(root: StorageRoot, dataset: str) -> dict[str, str]:
     partition takes far longer than that. S3 ETags have no such limit.
     """
     base = root.path(dataset)
-    by_folder: dict[str, list[FileEntry]] = {}
+    by_folder: dict[str, list[tuple[str, FileEntry]]] = {}
     for entry in root.list_files(base, recursive=True):
-        folder, _, name = entry.path[len(base) + 1 :].rpartition("/")
-        if not is_ignored_name(name):
-            by_folder.setdefault(folder, []).append(entry)
+        relative = entry.path[len(base) + 1 :]
+        if is_ignored_path(relative):
+            continue
+        # Files in a sub-folder of an hour folder (``hour=08/late/``) belong to that hour.
+        parts = relative.split("/")
+        folder = "/".join(parts[:_PARTITION_DEPTH]) if len(parts) > _PARTITION_DEPTH else "/".join(parts[:-1])
+        by_folder.setdefault(folder, []).append((relative[len(folder) + 1 :], entry))
     partitions: dict[str, str] = {}
     for folder, entries in by_folder.items():
         key = _canonical_partition_key(folder)
-        if key is not None and any(entry.name.endswith(".parquet") for entry in entries):
+        if key is not None and any(entry.name.endswith(".parquet") for _, entry in entries):
             partitions[key] = _version(entries)
     return dict(sorted(partitions.items()))
 
@@ -253,6 +333,8 @@ def _canonical_partition_key(folder: str) -> str | None:
     return key
 
 
-def _version(entries: Iterable[FileEntry]) -> str:
-    lines = sorted(f"{entry.name}\t{entry.version}" for entry in entries)
+def _version(entries: Iterable[tuple[str, FileEntry]]) -> str:
+    """A digest of (path inside the partition folder, version) of every data file; for a
+    flat folder the path is the file name, so versions of such folders never changed."""
+    lines = sorted(f"{name}\t{entry.version}" for name, entry in entries)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:20]

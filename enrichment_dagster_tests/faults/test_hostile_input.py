@@ -9,6 +9,7 @@ Parquet IO manager -> build_silver_ai -> checks.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -59,8 +60,9 @@ LARGE = ("Our platform team builds batch pipelines with Python and Spark on AWS.
 
 def test_hostile_descriptions_each_get_one_enriched_row(tmp_path: Path) -> None:
     """Null, empty, whitespace, HTML-only, emoji + RTL, non-English and control characters:
-    every posting is enriched on its own, its Silver text is stored unchanged, the run and
-    the blocking checks pass."""
+    every posting gets its own row, its Silver text is stored unchanged, the run and the
+    blocking checks pass. A posting with no text at all (no description text, no HTML
+    with words) is not sent: each pass records ``no_posting_text`` for it."""
     texts = {
         "1001": None, "1002": "", "1003": "  \n\t \u00a0 ", "1004": HTML_ONLY,
         "1005": EMOJI_RTL, "1006": FRENCH, "1007": GERMAN, "1008": JAPANESE, "1009": CONTROL,
@@ -75,11 +77,17 @@ def test_hostile_descriptions_each_get_one_enriched_row(tmp_path: Path) -> None:
     assert run.success
     out = read_output(tmp_path, "silver_ai")
     assert sorted(out) == sorted(texts)
+    no_text = ("1001", "1002", "1003", "1010")  # their HTML is null or empty too
     for record_id, text in texts.items():
         row = out[record_id]
         assert row["job_description_text"] == text, record_id  # Silver columns unchanged
-        assert row["pass1_success"] and row["pass2_success"] and row["pass3_success"], record_id
-    for empty in ("1001", "1002", "1003", "1004", "1010"):  # nothing stated, nothing invented
+        enriched = row["pass1_success"] and row["pass2_success"] and row["pass3_success"]
+        assert enriched == (record_id not in no_text), record_id
+    for empty in no_text:
+        errors = json.loads(out[empty]["enrichment_errors"])
+        assert {e["error_class"] for e in errors.values()} == {"no_posting_text"}, empty
+        assert all(e["attempts"] == 0 for e in errors.values()), empty
+    for empty in (*no_text, "1004"):  # nothing stated, nothing invented
         assert not out[empty]["ext_salary_disclosed"] and out[empty]["ext_salary_min"] is None
     assert (out["1006"]["ext_salary_min"], out["1006"]["ext_salary_max"]) == (45000.0, 55000.0)
     assert out["1006"]["ext_salary_currency"] == "EUR"
@@ -107,8 +115,8 @@ def test_300kb_description_is_shortened_in_the_prompt_and_reported(tmp_path: Pat
 
 
 def test_large_and_empty_prompts_say_what_they_hold(tmp_path: Path, fake_bedrock) -> None:
-    """What a model receives: a 300 KB posting cut to the budget with a note, an empty one
-    marked as having no description (never an empty fence a model could fill)."""
+    """What a model receives: a 300 KB posting cut to the budget with a note; a blank one
+    (blank HTML too) is never sent, so there is no empty fence a model could fill."""
     write_silver(tmp_path, silver_table([silver_row("2101", LARGE), silver_row("2102", "   ")]))
 
     assert run_job(defs_for(tmp_path, bedrock_llm(fake_bedrock.endpoint_url))).success
@@ -118,7 +126,9 @@ def test_large_and_empty_prompts_say_what_they_hold(tmp_path: Path, fake_bedrock
     assert "the description was shortened to fit the budget" in large and "[...]" in large
     assert len(large) < 60_000
     assert "Compensation: $150,000 - $180,000 per year." in large  # the tail is kept
-    assert "(the posting has no description)" in users["2102"]
+    assert "2102" not in users and "2102" not in {r.record_id for r in fake_bedrock.stats.requests}
+    p1 = read_output(tmp_path, "pass1")["2102"]
+    assert (p1["status"], p1["error_class"], p1["attempts"]) == ("failed", "no_posting_text", 0)
 
 
 # ------------------------------------------------------------------ bytes and keys

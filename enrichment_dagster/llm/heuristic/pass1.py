@@ -78,14 +78,14 @@ def analyze(record: SilverRecord, description: str | None = None) -> Facts:
     """Run every rule module over ``record`` (cached on the fields the rules read).
 
     ``description`` is ``record.description`` when the caller already has it (the engine
-    passes it in the request context); otherwise the raw text is cleaned exactly as
-    :attr:`SilverRecord.description` does, inside the cache, so that the three passes of
-    one record pay for the cleaning once.
+    passes it in the request context); otherwise it is read here (memoised on the text, so
+    the three passes of one record pay for the cleaning once), which also gives the HTML
+    fallback of a record without description text.
     """
     return _analyze(
         _Key(
             record.job_description_text,
-            description,
+            description if description is not None else record.description,
             (record.job_title or "").strip(),
             record.company_name,
             record.job_location,
