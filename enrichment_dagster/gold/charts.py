@@ -48,7 +48,7 @@ def _frame(title: str, height: int, body: list[str]) -> str:
 def bar_chart(title: str, labels: Sequence[str], values: Sequence[float | None], *,
               x_label: str, unit: str = "", y_label: str = "") -> str:
     """Horizontal bars, one per label; a None value is drawn as "n/a" (e.g. suppressed)."""
-    left, right, top, row = 190, 60, 40, 22
+    left, right, top, row = 230, 60, 40, 22
     plot_w = WIDTH - left - right
     height = top + max(len(labels), 1) * row + 60
     axis_max = _nice_max(max([v for v in values if v is not None] or [0]))
