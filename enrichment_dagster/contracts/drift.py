@@ -413,8 +413,9 @@ def unify_tables(tables: list[pa.Table]) -> list[pa.Table]:
             decoded = field.type.value_type if pa.types.is_dictionary(field.type) else field.type
             if not pa.types.is_null(decoded):
                 types.setdefault(field.name, []).append(decoded)
-    targets = {name: _common_type(found) for name, found in types.items()
-               if any(not t.equals(found[0]) for t in found)}
+    targets = {name: target for name, found in types.items()
+               if any(not t.equals(found[0]) for t in found)
+               and (target := _common_type(found)) is not None}
     unified = []
     for table in tables:
         for name, target in targets.items():
@@ -426,7 +427,7 @@ def unify_tables(tables: list[pa.Table]) -> list[pa.Table]:
     return unified
 
 
-def _common_type(found: list[pa.DataType]) -> pa.DataType:
+def _common_type(found: list[pa.DataType]) -> pa.DataType | None:
     kinds = {_kind(t) for t in found}
     if kinds == {"number"}:
         return pa.int64() if all(pa.types.is_integer(t) for t in found) else pa.float64()
@@ -438,4 +439,4 @@ def _common_type(found: list[pa.DataType]) -> pa.DataType:
         return pa.bool_()
     if all(k.startswith("list:") for k in kinds):
         return pa.list_(pa.string())
-    return pa.string()
+    return pa.string()  # even a scalar in one file and a list in another: their text
