@@ -24,6 +24,8 @@ import pytest
 import yaml
 from dagster import DagsterEventType, DagsterInstance
 
+from enrichment_dagster.checks import CHECK_SPECS
+
 LOCAL_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster.local.yaml"
 SAMPLE = Path(__file__).resolve().parents[2] / "enrichment_dagster" / "sample_data" / "silver"
 HOURS = ["2025-12-10-19:00", "2025-12-10-20:00", "2025-12-10-21:00"]
@@ -122,6 +124,9 @@ def dagster_dev(tmp_path: Path, fresh_database: str):
         log.close()
 
 
+CHECK_NAMES = [spec.name for spec in CHECK_SPECS]
+
+
 def test_sensor_run_checks_and_ui_backfill(dagster_dev) -> None:
     web, storage, home = dagster_dev
     _copy_hour(storage, HOURS[0])
@@ -158,6 +163,26 @@ def test_sensor_run_checks_and_ui_backfill(dagster_dev) -> None:
     assert _wait(done, 600, "the backfill") in ("COMPLETED", "COMPLETED_SUCCESS")
     for key in HOURS:
         assert (storage / f"silver_ai/year=2025/month=12/day=10/hour={key[11:13]}/part-00000.parquet").is_file()
+
+    # The three hours went in one run (ENRICHMENT_PARTITIONS_PER_RUN, default 24), and the
+    # instance holds each partition's eight check executions for it, none skipped.
+    backfill_runs = [r for r in _runs(web) if any(t["key"] == "dagster/backfill" and t["value"] == backfill_id
+                                                   for t in r["tags"])]
+    assert len(backfill_runs) == 1, backfill_runs
+    tags = {t["key"]: t["value"] for t in backfill_runs[0]["tags"]}
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (HOURS[0], HOURS[-1])
+    for name in CHECK_NAMES:
+        for key in HOURS:
+            executions = web.graphql(
+                """query($c: String!, $p: String) { assetCheckExecutions(assetKey: {path: ["silver_ai"]},
+                     checkName: $c, partition: $p, limit: 5) { runId status partition } }""",
+                {"c": name, "p": key},
+            )["assetCheckExecutions"]
+            mine = [e for e in executions if e["runId"] == backfill_runs[0]["runId"]]
+            assert len(mine) == 1 and mine[0]["partition"] == key, (name, key, executions)
+            assert mine[0]["status"] in ("SUCCEEDED", "FAILED"), (name, key, mine)
+            if name in ("completeness", "schema"):
+                assert mine[0]["status"] == "SUCCEEDED", (name, key, mine)
 
     with DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
