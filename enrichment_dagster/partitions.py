@@ -47,7 +47,9 @@ def build_hourly_partitions(start: str | None = None) -> HourlyPartitionsDefinit
     """
     from dagster import HourlyPartitionsDefinition
 
-    start = start or os.environ.get(PARTITIONS_START_ENV) or DEFAULT_PARTITIONS_START
+    from enrichment_dagster import env
+
+    start = start or env.partitions_start(DEFAULT_PARTITIONS_START)
     return HourlyPartitionsDefinition(start_date=start, timezone="UTC")
 
 

@@ -14,8 +14,9 @@ from typing import Any
 from dagster import ConfigurableResource, EnvVar
 from pydantic import Field, PrivateAttr
 
+from enrichment_dagster import env
 from enrichment_dagster.engine.config import DEFAULT_MODEL, EngineConfig
-from enrichment_dagster.llm.registry import make_backend
+from enrichment_dagster.llm.registry import available_backends, make_backend
 from enrichment_dagster.llm.types import LLMBackend
 from enrichment_dagster.storage.cache_store import CacheStore
 from enrichment_dagster.storage.filesystem import StorageRoot
@@ -30,8 +31,15 @@ def env_or(name: str, default: Any) -> Any:
     return EnvVar(name) if os.environ.get(name) not in (None, "") else default
 
 
-def env_int_or(name: str, default: int | None) -> Any:
-    return EnvVar.int(name) if os.environ.get(name) not in (None, "") else default
+def env_int_or(name: str, default: int | None, minimum: int = 1) -> Any:
+    """``EnvVar.int(name)`` when set, else the default.
+
+    The value is parsed here first (``enrichment_dagster.env``), so a malformed one fails
+    when the definitions load, naming the variable and the value, not at the first run.
+    """
+    if env.env_int(name, None, minimum=minimum) is None:
+        return default
+    return EnvVar.int(name)
 
 
 class StorageResource(ConfigurableResource):
@@ -114,6 +122,7 @@ class LLMResource(ConfigurableResource):
 
 
 def storage_from_env() -> StorageResource:
+    env.storage_uri()  # a malformed root fails here, naming ENRICHMENT_STORAGE_URI
     return StorageResource(
         storage_uri=env_or("ENRICHMENT_STORAGE_URI", "./data"),
         s3_endpoint_url=env_or("S3_ENDPOINT_URL", None),
@@ -121,6 +130,7 @@ def storage_from_env() -> StorageResource:
 
 
 def llm_from_env() -> LLMResource:
+    env.env_choice("ENRICHMENT_LLM_BACKEND", "heuristic", available_backends())
     return LLMResource(
         backend=env_or("ENRICHMENT_LLM_BACKEND", "heuristic"),
         model_pass1=env_or("ENRICHMENT_MODEL_PASS1", DEFAULT_MODEL),
@@ -133,11 +143,7 @@ def llm_from_env() -> LLMResource:
         concurrency=env_int_or("ENRICHMENT_CONCURRENCY", 8),
         requests_per_minute=env_int_or("ENRICHMENT_REQUESTS_PER_MINUTE", None),
         tokens_per_minute=env_int_or("ENRICHMENT_TOKENS_PER_MINUTE", None),
-        budget_usd_per_partition=_float_env("ENRICHMENT_BUDGET_USD"),
+        budget_usd_per_partition=env.env_float("ENRICHMENT_BUDGET_USD", None, positive=True),
         max_attempts_per_record=env_int_or("ENRICHMENT_MAX_ATTEMPTS", 3),
     )
 
-
-def _float_env(name: str) -> float | None:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else None

@@ -10,7 +10,6 @@ version) makes a re-request of the same data a no-op.
 
 
 import json
-import os
 
 from dagster import (
     AssetMaterialization,
@@ -22,6 +21,7 @@ from dagster import (
     sensor,
 )
 
+from enrichment_dagster import env
 from enrichment_dagster.jobs import enrich_job
 from enrichment_dagster.partitions import hourly_partitions
 from enrichment_dagster.resources import StorageResource
@@ -29,7 +29,7 @@ from enrichment_dagster.storage.parquet import list_partitions
 
 MAX_RUNS_PER_TICK = 200
 #: Seconds between ticks; tests shorten it.
-INTERVAL_S = int(os.environ.get("ENRICHMENT_SENSOR_INTERVAL_S", "60"))
+INTERVAL_S = env.env_int("ENRICHMENT_SENSOR_INTERVAL_S", 60, minimum=1)
 
 
 def partitions_to_request(
@@ -52,7 +52,7 @@ def partitions_to_request(
 # `make dev` turns the sensor on; in production turn it on in the UI once its cursor is seeded.
 DEFAULT_STATUS = (
     DefaultSensorStatus.RUNNING
-    if os.environ.get("ENRICHMENT_SENSORS_RUNNING") == "1"
+    if env.env_flag("ENRICHMENT_SENSORS_RUNNING")
     else DefaultSensorStatus.STOPPED
 )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from enrichment_dagster.cli_args import write_output
+from enrichment_dagster.errors import InputError
 from enrichment_dagster.evaluation.consensus import METHODS, evaluate_directory, read_jobs_file
 from enrichment_dagster.evaluation.markdown import to_markdown
 from enrichment_dagster.evaluation.report import to_json
@@ -65,8 +66,7 @@ def _job_ids(args: argparse.Namespace) -> list[str] | None:
 
 def run_consensus(args: argparse.Namespace) -> int:
     if not args.directory.is_dir():
-        print(f"error: {args.directory} is not a folder", file=sys.stderr)
-        return 2
+        raise InputError(f"{str(args.directory)!r}: no such folder")
     try:
         run = evaluate_directory(
             args.directory,
@@ -76,11 +76,10 @@ def run_consensus(args: argparse.Namespace) -> int:
             settings=Settings(min_models=args.min_models),
         )
     except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise InputError(str(exc)) from exc
     markdown = to_markdown(run)
     if args.out is not None:
-        args.out.write_text(markdown, encoding="utf-8")
+        write_output(args.out, markdown)
     if args.json:
         print(json.dumps(to_json(run), indent=2, ensure_ascii=False, default=str))
     elif args.out is None:

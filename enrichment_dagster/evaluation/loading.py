@@ -116,7 +116,7 @@ def _any_metadata(files: dict[tuple[int, str], dict[Source, Path]]) -> dict[str,
             continue
         try:
             metadata = json.loads(paths["json"].read_bytes()).get("metadata")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             continue
         if isinstance(metadata, dict):
             return metadata
@@ -245,7 +245,8 @@ _Loaded = tuple[dict[str, Any] | None, dict[str, Any], str, list[Problem]]
 def _from_json(data: bytes, name: str) -> _Loaded:
     try:
         document = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than Python's stack (one hostile file).
         problem = f"{name}: not valid JSON ({exc}); model dropped from the pass"
         return None, {}, "failed", [("unreadable_file", problem)]
     if not isinstance(document, dict) or not isinstance(document.get("result"), dict):

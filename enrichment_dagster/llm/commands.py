@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from enrichment_dagster.cli_args import existing_folder
 from enrichment_dagster.llm.parsing import parse_answer
 
 RAW_NAME = re.compile(r"^pass(?P<pass>[123])-(?P<model>.+)-raw\.txt$")
@@ -21,22 +22,45 @@ STATUSES = ("complete", "partial", "no_json", "failed")
 
 
 def _file_entry(path: Path, root: Path) -> dict[str, Any] | None:
+    """One file's outcome; a file that cannot be read or parsed is a ``failed`` entry.
+
+    Why per file: the report exists to count what parsing does with every recorded answer,
+    so an unreadable file or a parser that raises is one more counted failure with its
+    reason, never the end of the report. A folder named like an answer file is not one.
+    """
     match = RAW_NAME.match(path.name)
-    if not match:
+    if not match or not path.is_file():
         return None
     pass_number = int(match["pass"])
-    text = path.read_text(encoding="utf-8", errors="replace")
-    answer = parse_answer(text, pass_number)
-    return {
+    entry: dict[str, Any] = {
         "path": str(path.relative_to(root)),
         "model": match["model"],
         "pass": pass_number,
-        "status": answer.status,
-        "error_class": answer.error_class,
-        "error": answer.error,
-        "coerced_fields": answer.coerced_fields,
-        "repairs": answer.parse.repairs,
+        "status": "failed",
+        "error_class": None,
+        "error": None,
+        "coerced_fields": 0,
+        "repairs": [],
     }
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        entry.update(error_class="unreadable_file", error=f"cannot read: {exc.strerror or exc}")
+        return entry
+    try:
+        answer = parse_answer(text, pass_number)
+    except Exception as exc:  # noqa: BLE001 - one answer must never end the report
+        entry.update(error_class="parser_error",
+                     error=f"the parser raised {type(exc).__name__}: {str(exc)[:200]}")
+        return entry
+    entry.update(
+        status=answer.status,
+        error_class=answer.error_class,
+        error=answer.error,
+        coerced_fields=answer.coerced_fields,
+        repairs=answer.parse.repairs,
+    )
+    return entry
 
 
 def _counts(entries: list[dict[str, Any]]) -> dict[str, int]:
@@ -86,10 +110,7 @@ def _print_table(report: dict[str, Any]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    root = Path(args.dir)
-    if not root.is_dir():
-        raise SystemExit(f"not a folder: {root}")
-    report = parse_report(root)
+    report = parse_report(args.dir)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -99,6 +120,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("parse-report", help="parse and validate recorded raw answers")
-    parser.add_argument("dir", help="folder laid out as <record_id>/pass{N}-<model>-raw.txt")
+    parser.add_argument(
+        "dir", type=existing_folder, help="folder laid out as <record_id>/pass{N}-<model>-raw.txt"
+    )
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(handler=_run)

@@ -17,10 +17,13 @@ generate the same padding. Filter on them as strings: ``WHERE year = '2025' AND 
 from __future__ import annotations
 
 import argparse
-import os
+import re
 import sys
 
 import pyarrow as pa
+
+from enrichment_dagster import env
+from enrichment_dagster.errors import InputError
 
 #: Hive-style partition columns of every dataset under the storage root, outermost first.
 PARTITION_COLUMNS: tuple[str, ...] = ("year", "month", "day", "hour")
@@ -73,6 +76,36 @@ def hive_type(arrow_type: pa.DataType) -> str:
     raise ValueError(f"no Hive/Athena type for Arrow type {arrow_type}")
 
 
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
+#: Years a projection may cover: four digits, as the partition folders are named.
+_YEARS = (1000, 9999)
+
+
+def check_identifier(name: str, what: str) -> str:
+    """A Glue/Athena database or table name: 1-255 letters, digits or underscores."""
+    if not isinstance(name, str) or not _IDENTIFIER_RE.match(name):
+        raise InputError(f"{what} {name!r} is invalid: expected 1-255 letters, digits or _")
+    return name
+
+
+def check_location(location: str, what: str = "--location") -> str:
+    """``s3://bucket/prefix`` with a bucket, no empty segment and nothing a literal refuses."""
+    env.check_s3_uri(location, what)
+    if "'" in location or "\\" in location or "`" in location:
+        raise InputError(f"{what} {location!r} is invalid: quote or backslash in the location")
+    return location
+
+
+def _argument(check, what: str):  # type: ignore[no-untyped-def]
+    def parse(value: str) -> str:
+        try:
+            return check(value, what)
+        except InputError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def _quote(name: str) -> str:
     if "`" in name:
         raise ValueError(f"backtick in identifier {name!r}")
@@ -88,18 +121,17 @@ def _literal(value: str) -> str:
 def default_first_year() -> int:
     """Year of the first hourly partition (the same setting the partitions definition reads)."""
     # Imported here: partitions imports Dagster, which `enrichment --help` should not pay for.
-    from enrichment_dagster.partitions import DEFAULT_PARTITIONS_START, PARTITIONS_START_ENV
+    from enrichment_dagster.partitions import DEFAULT_PARTITIONS_START
 
-    start = os.environ.get(PARTITIONS_START_ENV) or DEFAULT_PARTITIONS_START
-    return int(start[:4])
+    return int(env.partitions_start(DEFAULT_PARTITIONS_START)[:4])
 
 
 def default_location(table: str) -> str | None:
     """``<ENRICHMENT_STORAGE_URI>/<table>/`` when the storage root is on S3, else None."""
-    root = os.environ.get("ENRICHMENT_STORAGE_URI", "")
+    root = env.storage_uri()  # a malformed value fails here, naming the variable
     if not root.startswith("s3://"):
         return None
-    return f"{root.rstrip('/')}/{table}/"
+    return check_location(f"{root.rstrip('/')}/{table}/", env.STORAGE_URI_ENV)
 
 
 def athena_ddl(
@@ -115,15 +147,19 @@ def athena_ddl(
     ``location`` is the dataset's folder (``s3://bucket/prefix/silver_ai/``); the projection
     template appends the partition folders to it.
     """
-    if not location.startswith("s3://"):
-        raise ValueError(f"Athena reads S3 only; location must start with s3://, got {location!r}")
+    check_location(location, "location")
+    check_identifier(table, "table")
+    if database is not None:
+        check_identifier(database, "database")
     clashes = [name for name in schema.names if name.lower() in PARTITION_COLUMNS]
     if clashes:
         raise ValueError(f"data columns clash with the partition columns: {clashes}")
     first = default_first_year() if first_year is None else first_year
     last = first + DEFAULT_PROJECTED_YEARS if last_year is None else last_year
     if last < first:
-        raise ValueError(f"last year {last} is before first year {first}")
+        raise InputError(f"last year {last} is before first year {first}")
+    if not (_YEARS[0] <= first and last <= _YEARS[1]):
+        raise InputError(f"projection years {first},{last} are outside {_YEARS[0]}..{_YEARS[1]}")
     base = location.rstrip("/")
 
     name = _quote(table) if database is None else f"{_quote(database)}.{_quote(table)}"
@@ -159,6 +195,10 @@ def _parse_years(value: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(
             f"expected FIRST,LAST (e.g. 2025,2035), got {value!r}"
         ) from exc
+    if not (_YEARS[0] <= first <= last <= _YEARS[1]):
+        raise argparse.ArgumentTypeError(
+            f"expected FIRST <= LAST, both in {_YEARS[0]}..{_YEARS[1]}, got {value!r}"
+        )
     return first, last
 
 
@@ -168,7 +208,7 @@ def _run_athena_ddl(args: argparse.Namespace) -> int:
     location = args.location or default_location(args.table)
     if location is None:
         print(
-            "athena-ddl: give --location s3://bucket/prefix/silver_ai/ "
+            "enrichment: athena-ddl: give --location s3://bucket/prefix/silver_ai/ "
             "(ENRICHMENT_STORAGE_URI is not an s3:// root)",
             file=sys.stderr,
         )
@@ -184,7 +224,7 @@ def _run_athena_ddl(args: argparse.Namespace) -> int:
             last_year=last,
         )
     except ValueError as exc:
-        print(f"athena-ddl: {exc}", file=sys.stderr)
+        print(f"enrichment: athena-ddl: {exc}", file=sys.stderr)
         return 2
     print(ddl, end="")
     return 0
@@ -201,10 +241,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--location",
+        type=_argument(check_location, "--location"),
         help="s3:// folder of the table (default: $ENRICHMENT_STORAGE_URI/<table>/ when on S3)",
     )
-    parser.add_argument("--table", default="silver_ai", help="table name (default: silver_ai)")
-    parser.add_argument("--database", help="Glue/Athena database to create the table in")
+    parser.add_argument(
+        "--table",
+        type=_argument(check_identifier, "--table"),
+        default="silver_ai",
+        help="table name (default: silver_ai)",
+    )
+    parser.add_argument(
+        "--database",
+        type=_argument(check_identifier, "--database"),
+        help="Glue/Athena database to create the table in",
+    )
     parser.add_argument(
         "--years",
         type=_parse_years,

@@ -89,7 +89,9 @@ class StorageRoot:
     @classmethod
     def from_env(cls) -> StorageRoot:
         """The root named by ``ENRICHMENT_STORAGE_URI`` (default ``./data``)."""
-        return cls(os.environ.get(STORAGE_URI_ENV) or DEFAULT_STORAGE_URI)
+        from enrichment_dagster import env  # checks the value, naming the variable
+
+        return cls(env.storage_uri())
 
     def _init_local(self, uri: str) -> None:
         raw = uri[len("file://") :] if uri.startswith("file://") else uri
