@@ -226,12 +226,13 @@ def test_dry_run_makes_zero_calls_and_estimates_the_batch(fake, backend, cache):
     assert summary.cost_usd == 0 and summary.calls == 0
 
 
-def test_an_empty_description_is_still_sent(fake, backend):
+def test_a_record_without_posting_text_is_not_sent(fake, backend):
     record = SilverRecord(job_posting_id="empty", job_title="Data Engineer",
                           job_description_text="")
     [result] = run_pass([record], 1, backend, EngineConfig())
-    assert result.calls == 1
-    assert "no description" in _user_texts(fake, "empty")[0]
+    assert result.calls == 0 and not result.success
+    assert result.error_class == "no_posting_text"
+    assert not _user_texts(fake, "empty")
 
 
 def test_pass2_needs_pass1_output_and_sends_it(fake, backend):
