@@ -354,7 +354,10 @@ def test_sigkill_in_pass2_then_rerun_pays_only_what_was_in_flight(
     # The only calls paid twice are those in flight at the kill: at most one per worker,
     # and each extra call is one of those records asked again.
     assert len(repaid) <= CONCURRENCY
+    # A request the fake received in the instant of the kill may bill without its record
+    # being asked again in pass 2 of the rerun (it was never sent by the killed engine's
+    # accounting): the bound is on the extra calls, at most one per worker.
     assert total <= clean_calls + CONCURRENCY
-    assert total - clean_calls == len(repaid)
+    assert len(repaid) <= total - clean_calls
     asked = Counter((r.record_id, r.pass_number) for r in rerun.requests)
     assert set(asked.values()) == {1}, "the rerun asked some record twice in one pass"
