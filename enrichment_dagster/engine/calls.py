@@ -8,7 +8,6 @@ including throttled, truncated and re-asked ones (the old system dropped them).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from enrichment_dagster.engine.config import EngineConfig
 from enrichment_dagster.engine.prepare import PreparedRecord
 from enrichment_dagster.engine.ratelimit import Pacer
 from enrichment_dagster.engine.results import TRUNCATED
-from enrichment_dagster.engine.stops import Reachability, StorageGuard
+from enrichment_dagster.engine.stops import BatchStop, Reachability, StorageGuard
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
 from enrichment_dagster.llm.types import (
     ConfigurationError,
@@ -39,21 +38,11 @@ REASK_TEMPLATE = (
 Price = Callable[[int, int], float]
 
 
-class RunAbort:
+class RunAbort(BatchStop):
     """Set when the backend reports a configuration error (no credentials, no access):
     every later record fails the same way, so the rest of the batch is not sent."""
 
-    def __init__(self) -> None:
-        self._event = threading.Event()
-        self.message = ""
-
-    def trip(self, message: str) -> None:
-        self.message = message
-        self._event.set()
-
-    @property
-    def tripped(self) -> bool:
-        return self._event.is_set()
+    keep_first = False
 
     @property
     def refusal(self) -> str:

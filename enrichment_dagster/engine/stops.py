@@ -17,20 +17,34 @@ from __future__ import annotations
 import threading
 
 
-class StorageGuard:
+class BatchStop:
+    """A one-way switch shared by a batch's workers, with the message that set it.
+
+    ``keep_first``: whether the first message stays (the cause) or the latest replaces it.
+    Subclasses say, in ``refusal``, why a record was not sent once it is set.
+    """
+
+    keep_first = True
+
     def __init__(self) -> None:
         self._event = threading.Event()
         self.message = ""
 
     def trip(self, message: str) -> None:
-        if not self._event.is_set():
+        if not (self.keep_first and self._event.is_set()):
             self.message = message
-            self._event.set()
+        self._event.set()
 
     @property
     def tripped(self) -> bool:
         return self._event.is_set()
 
+    @property
+    def refusal(self) -> str:
+        raise NotImplementedError
+
+
+class StorageGuard(BatchStop):
     @property
     def refusal(self) -> str:
         return (
