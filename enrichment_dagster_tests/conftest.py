@@ -20,6 +20,20 @@ pytest_plugins = [
 ]
 
 
+def _absolute_shared_data() -> None:
+    """Make ``ENRICHMENT_SHARED_DATA`` absolute for the whole session.
+
+    CI and the README give it relative to the checkout (``../shared/data``); tests that run the
+    console script or Dagster in a subprocess from a temporary folder must see the same folder.
+    """
+    value = os.environ.get("ENRICHMENT_SHARED_DATA")
+    if value and not Path(value).is_absolute():
+        os.environ["ENRICHMENT_SHARED_DATA"] = str(Path(value).resolve())
+
+
+_absolute_shared_data()
+
+
 def shared_data_dir() -> Path | None:
     """The shared data folder, or None when the variable is unset."""
     value = os.environ.get("ENRICHMENT_SHARED_DATA")
