@@ -22,7 +22,8 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from enrichment_dagster.contracts import vocab
-from enrichment_dagster.contracts.passes import CORE_KEYS, PASS_MODELS, Contract
+from enrichment_dagster.contracts.absent import fill_absent
+from enrichment_dagster.contracts.passes import CORE_KEYS, INFERRED_POSITIONS, PASS_MODELS, Contract
 from enrichment_dagster.contracts.types import Kind, field_kinds
 
 IssueKind = Literal["coerced", "nulled", "renamed", "dropped", "missing", "wrapped"]
@@ -293,6 +294,8 @@ def coerce_inferred(
     assert kind.item is not None
     if raw is None:
         return None
+    if _is_positional(raw, kind.item):
+        raw = dict(zip(INFERRED_POSITIONS, raw, strict=False))
     if (
         not isinstance(raw, dict)
         or "value" not in raw
@@ -318,6 +321,24 @@ def coerce_inferred(
         ),
     }
     return result
+
+
+def _is_positional(raw: Any, item: Kind) -> bool:
+    """``[value, confidence, ...]``, told apart from a bare list value: its second item is a
+    confidence (a number, a numeric string or null), and for a list-valued field its first
+    item is itself a list."""
+    if not isinstance(raw, list) or not 1 <= len(raw) <= len(INFERRED_POSITIONS):
+        return False
+    if item.name == "list":
+        return isinstance(raw[0], list) or raw[0] is None
+    if len(raw) == 1:
+        return False
+    second = raw[1]
+    if isinstance(second, bool):
+        return False
+    return second is None or isinstance(second, int | float) or (
+        isinstance(second, str) and _parse_number(second) is not None
+    )
 
 
 def coerce_confidence(raw: Any, path: str, report: ValidationReport) -> float | None:
@@ -402,10 +423,12 @@ def _wrap_core(pass_number: int, data: dict[str, Any], report: ValidationReport)
     raise ContractError(f"pass {pass_number} answer has no {core!r} object")
 
 
-def validate_pass(pass_number: int, data: Any) -> Validated:
+def validate_pass(pass_number: int, data: Any, *, complete: bool = True) -> Validated:
     """Turn a parsed answer into its contract object, recording every coercion.
 
-    Raises :class:`ContractError` when the core object is missing or empty of any group.
+    ``complete``: the answer was written to its end (not cut by ``max_tokens``); only then
+    does a field it leaves out mean "not stated" (:func:`fill_absent`). Raises
+    :class:`ContractError` when the core object is missing or empty of any group.
     """
     report = ValidationReport()
     if not isinstance(data, dict):
@@ -421,6 +444,9 @@ def validate_pass(pass_number: int, data: Any) -> Validated:
     _track_missing_groups(pass_number, cleaned, report)
     if pass_number == 1:
         _check_ranges(cleaned["extraction"], report)
+    if complete:
+        nulled = {i.path for i in report.issues if i.kind == "nulled"}
+        cleaned = fill_absent(cleaned, model, "", nulled)
     return Validated(pass_number, model.model_validate(cleaned), report)
 
 

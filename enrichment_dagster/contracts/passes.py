@@ -44,6 +44,12 @@ class Inferred(Contract, Generic[V]):
     source: Literal[v.SOURCE] | None = Field(None, description="where the answer comes from")
 
 
+#: The short form of a pass-2/3 field that prompts ask for: ``[value, confidence, evidence,
+#: source]`` with trailing nulls left out (the object's keys, written once in the prompt
+#: instead of once per field in every answer). The object form is read as well.
+INFERRED_POSITIONS: tuple[str, ...] = tuple(Inferred.model_fields)
+
+
 def f(description: str) -> object:
     """A nullable field with its meaning; the meaning feeds prompts and the dictionary."""
     return Field(None, description=description)

@@ -305,7 +305,7 @@ def _parse_answer(text: str, pass_number: int) -> ParsedAnswer:
             parsed.status, None, ValidationReport(), parsed, parsed.error_class, parsed.error
         )
     try:
-        validated = validate_pass(pass_number, parsed.data)
+        validated = validate_pass(pass_number, parsed.data, complete=parsed.status == "complete")
     except ContractError as exc:
         status: ParseStatus = "failed"
         return ParsedAnswer(status, None, ValidationReport(), parsed, exc.error_class, str(exc))
