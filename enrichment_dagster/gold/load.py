@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enrichment_dagster.llm.heuristic.geo import US_STATES, posting_country
+from enrichment_dagster.rules.geo import US_STATES, posting_country
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.parquet import is_ignored_name, list_partitions, partition_folder
 

@@ -81,7 +81,7 @@ class GoldResult:
 @cache
 def skill_families() -> dict[str, str]:
     """Canonical skill (lower-cased) → family, from the skills catalog the project ships."""
-    raw = resources.files("enrichment_dagster.llm.heuristic").joinpath("skills_catalog.yaml")
+    raw = resources.files("enrichment_dagster.rules").joinpath("skills_catalog.yaml")
     data = yaml.safe_load(raw.read_text(encoding="utf-8"))
     return {skill.lower(): family for family, spec in data["families"].items()
             for skill in (spec.get("skills") or {})}

@@ -95,11 +95,11 @@ def _reference_contexts(folder: Path) -> Iterator[tuple[Pass1Output, Pass2Output
 
 
 def _heuristic_contexts(records: list[SilverRecord]) -> Iterator[tuple[Pass1Output, Pass2Output]]:
-    from enrichment_dagster.llm.heuristic.backend import answer_for  # offline, deterministic
+    from enrichment_dagster.rules.answers import answer  # offline, deterministic
 
     for record in records:
-        p1 = validate_pass(1, answer_for(1, {"record": record})).model
-        p2 = validate_pass(2, answer_for(2, {"record": record, "pass1": p1})).model
+        p1 = validate_pass(1, answer(1, record)).model
+        p2 = validate_pass(2, answer(2, record, p1)).model
         yield p1, p2
 
 

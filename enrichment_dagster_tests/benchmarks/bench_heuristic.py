@@ -49,9 +49,9 @@ from enrichment_dagster.contracts.grounding import is_grounded, normalize_for_ma
 from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output, Pass3Output
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.llm.heuristic import HeuristicBackend
-from enrichment_dagster.llm.heuristic.pass1 import clear_cache
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
 from enrichment_dagster.llm.types import LLMRequest
+from enrichment_dagster.rules.pass1 import clear_cache
 
 #: Alias table for skill names (lower-case). Applied before the vendor word is dropped.
 SKILL_ALIASES: dict[str, str] = {

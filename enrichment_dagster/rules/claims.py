@@ -4,7 +4,7 @@ Confidence is the strength of the rule that produced the value, on the scale the
 prompts defined: 0.9+ the text states it, 0.7-0.9 several signals or a strong rule,
 0.5-0.7 one moderate signal. Below 0.5 the rules do not answer. "Nothing found" is
 ``not_mentioned`` (or null for numbers, booleans and objects) with a null confidence and
-source ``not_mentioned``: the backend makes no claim, rather than claiming certainty
+source ``not_mentioned``: the rules make no claim, rather than claiming certainty
 about an absence.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from enrichment_dagster.llm.heuristic.text import Doc
+from enrichment_dagster.rules.text import Doc
 
 
 def claim(value: Any, confidence: float, evidence: str | None, source: str) -> dict[str, Any]:

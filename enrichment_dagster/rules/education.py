@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from enrichment_dagster.llm.heuristic.text import Doc, Rule
+from enrichment_dagster.rules.text import Doc, Rule
 
 _ORDER = {"HIGH_SCHOOL": 0, "BOOTCAMP": 1, "ASSOCIATES": 2, "BACHELORS": 3, "MASTERS": 4, "PHD": 5}
 _APOS = r"(?:'|’)?s?"

@@ -20,11 +20,11 @@ from typing import Any
 
 from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output
 from enrichment_dagster.contracts.silver import SilverRecord
-from enrichment_dagster.llm.heuristic.claims import absent, claim
-from enrichment_dagster.llm.heuristic.pass1 import Facts, analyze, extraction
-from enrichment_dagster.llm.heuristic.pass2 import inference
-from enrichment_dagster.llm.heuristic.skills import Hit
-from enrichment_dagster.llm.heuristic.text import Doc, Rule
+from enrichment_dagster.rules.claims import absent, claim
+from enrichment_dagster.rules.pass1 import Facts, analyze, extraction
+from enrichment_dagster.rules.pass2 import inference
+from enrichment_dagster.rules.skills import Hit
+from enrichment_dagster.rules.text import Doc, Rule
 
 # ------------------------------------------------------------------ maturity
 

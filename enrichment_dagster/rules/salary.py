@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from enrichment_dagster.llm.heuristic.text import Doc, Rule
+from enrichment_dagster.rules.text import Doc, Rule
 
 _PREFIXES: dict[str, str | None] = {
     "us$": "USD",

@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 from enrichment_dagster.contracts import vocab
-from enrichment_dagster.llm.heuristic.claims import absent, claim
-from enrichment_dagster.llm.heuristic.pass1 import Facts
-from enrichment_dagster.llm.heuristic.skills import Hit
-from enrichment_dagster.llm.heuristic.text import Rule
+from enrichment_dagster.rules.claims import absent, claim
+from enrichment_dagster.rules.pass1 import Facts
+from enrichment_dagster.rules.skills import Hit
+from enrichment_dagster.rules.text import Rule
 
 # ------------------------------------------------------------------ cloud
 

@@ -16,18 +16,18 @@ from typing import Any
 
 from enrichment_dagster.contracts.passes import Pass1Output
 from enrichment_dagster.contracts.silver import SilverRecord
-from enrichment_dagster.llm.heuristic.benefits import is_premium
-from enrichment_dagster.llm.heuristic.claims import absent, claim, quote_or_none
-from enrichment_dagster.llm.heuristic.pass1 import Facts, analyze, extraction
-from enrichment_dagster.llm.heuristic.roles import job_family, leadership, seniority, sub_specialty
-from enrichment_dagster.llm.heuristic.stack import (
+from enrichment_dagster.rules.benefits import is_premium
+from enrichment_dagster.rules.claims import absent, claim, quote_or_none
+from enrichment_dagster.rules.pass1 import Facts, analyze, extraction
+from enrichment_dagster.rules.roles import job_family, leadership, seniority, sub_specialty
+from enrichment_dagster.rules.stack import (
     orchestrator,
     paradigm,
     primary_cloud,
     secondary_clouds,
     storage,
 )
-from enrichment_dagster.llm.heuristic.text import Doc, Rule
+from enrichment_dagster.rules.text import Doc, Rule
 
 # ------------------------------------------------------------------ geography, visa
 
@@ -319,7 +319,7 @@ def _requirements(facts: Facts, seniority: dict[str, Any], years: float | None) 
 def inference(
     record: SilverRecord, pass1: Pass1Output | None, description: str | None = None
 ) -> dict[str, Any]:
-    """The ``inference`` object; without a pass-1 answer the heuristic pass 1 is used."""
+    """The ``inference`` object; without a pass-1 answer the rules' pass 1 is used."""
     facts = analyze(record, description)
     if pass1 is None:
         pass1 = Pass1Output.model_validate({"extraction": extraction(facts)})

@@ -16,16 +16,16 @@ from functools import lru_cache
 from typing import Any
 
 from enrichment_dagster.contracts.silver import SilverRecord, clean_text
-from enrichment_dagster.llm.heuristic.benefits import BenefitFacts, extract_benefits
-from enrichment_dagster.llm.heuristic.education import EducationFacts, extract_education
-from enrichment_dagster.llm.heuristic.experience import ExperienceFacts, extract_experience
-from enrichment_dagster.llm.heuristic.geo import GeoFacts, extract_geo, posting_country
-from enrichment_dagster.llm.heuristic.injection import mask_injections
-from enrichment_dagster.llm.heuristic.salary import SalaryFacts, extract_salary
-from enrichment_dagster.llm.heuristic.skills import SkillFindings, catalog, detect_skills
-from enrichment_dagster.llm.heuristic.text import Doc
-from enrichment_dagster.llm.heuristic.visa import AuthorizationFacts, extract_authorization
-from enrichment_dagster.llm.heuristic.work_model import (
+from enrichment_dagster.rules.benefits import BenefitFacts, extract_benefits
+from enrichment_dagster.rules.education import EducationFacts, extract_education
+from enrichment_dagster.rules.experience import ExperienceFacts, extract_experience
+from enrichment_dagster.rules.geo import GeoFacts, extract_geo, posting_country
+from enrichment_dagster.rules.injection import mask_injections
+from enrichment_dagster.rules.salary import SalaryFacts, extract_salary
+from enrichment_dagster.rules.skills import SkillFindings, catalog, detect_skills
+from enrichment_dagster.rules.text import Doc
+from enrichment_dagster.rules.visa import AuthorizationFacts, extract_authorization
+from enrichment_dagster.rules.work_model import (
     ContractFacts,
     Cue,
     extract_contract,

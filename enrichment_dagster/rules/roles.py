@@ -12,11 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from enrichment_dagster.llm.heuristic.claims import absent, claim, find_phrase, quote_or_none
-from enrichment_dagster.llm.heuristic.pass1 import Facts
-from enrichment_dagster.llm.heuristic.skills import Hit
-from enrichment_dagster.llm.heuristic.stack import STREAMING_SKILLS
-from enrichment_dagster.llm.heuristic.text import Rule
+from enrichment_dagster.rules.claims import absent, claim, find_phrase, quote_or_none
+from enrichment_dagster.rules.pass1 import Facts
+from enrichment_dagster.rules.skills import Hit
+from enrichment_dagster.rules.stack import STREAMING_SKILLS
+from enrichment_dagster.rules.text import Rule
 
 # ------------------------------------------------------------------ seniority
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import yaml
 
-from enrichment_dagster.llm.heuristic.text import _KEY_INDEX, Doc, Rule, trie_pattern
+from enrichment_dagster.rules.text import _KEY_INDEX, Doc, Rule, trie_pattern
 
 SkillKind = Literal["hard", "concept", "soft", "certification"]
 _KINDS = ("hard", "concept", "soft")
@@ -249,7 +249,7 @@ def build_matchers(data: dict[str, Any]) -> tuple[Matcher, Matcher]:
 @cache
 def catalog() -> tuple[Matcher, Matcher]:
     """The packaged catalog, parsed and compiled once per process."""
-    raw = resources.files("enrichment_dagster.llm.heuristic").joinpath("skills_catalog.yaml")
+    raw = resources.files("enrichment_dagster.rules").joinpath("skills_catalog.yaml")
     return build_matchers(yaml.safe_load(raw.read_text(encoding="utf-8")))
 
 

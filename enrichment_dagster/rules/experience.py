@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from enrichment_dagster.llm.heuristic.text import NUM, Doc, Rule, number_value
+from enrichment_dagster.rules.text import NUM, Doc, Rule, number_value
 
 _YEARS = r"(?:years?|yrs?|ans|años|anos|jahre)"
 _FIGURE = Rule(

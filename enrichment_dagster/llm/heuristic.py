@@ -1,30 +1,29 @@
-"""The ``heuristic`` backend: answers from rules, with no model and no network.
+"""The ``heuristic`` backend: answers from the rules, with no model and no network.
 
-It plays the part of a model in the engine: it receives the same :class:`LLMRequest`,
-returns JSON text in the contract's shape, and that text goes through the same
-``parse_answer`` as a Bedrock answer. It reads its inputs from ``request.context``
+A thin adapter over :mod:`enrichment_dagster.rules`. It plays the part of a model in the
+engine: it receives the same :class:`LLMRequest`, returns JSON text in the contract's
+shape (:func:`~enrichment_dagster.rules.answers.render`), and that text goes through the
+same ``parse_answer`` as a Bedrock answer. It reads its inputs from ``request.context``
 (``record``: the :class:`SilverRecord`; ``pass1`` / ``pass2``: the earlier answers as
 contract objects, or None; optionally ``description``: ``record.description``, already
 computed by the engine), not from the prompt, because re-parsing a prompt would only
-lose information. Without earlier answers it computes its own.
+lose information. Without earlier answers the rules compute their own.
 
-Deterministic: the same record (and earlier answers) give the same text byte for byte
-(keys sorted, lists in first-mention or fixed order). Thread-safe: the only shared state
-is the compiled catalog and an LRU cache of per-record analyses.
+Deterministic and thread-safe because the rules are (see :mod:`.answers`); this module
+adds no state. Its cache identity is the rules' version, a digest of the rules package
+alone: this adapter only unpacks the request and wraps the text, so it cannot change an
+answer and is not part of the digest.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output
 from enrichment_dagster.contracts.silver import SilverRecord
-from enrichment_dagster.llm.heuristic import pass1, pass2, pass3
 from enrichment_dagster.llm.types import InvalidRequestError, LLMRequest, LLMResponse
+from enrichment_dagster.rules.answers import answer, render, rules_version
 
 MODEL_ID = "heuristic"
 
@@ -51,13 +50,8 @@ def _earlier(context: dict[str, Any], key: str, model: type[Any]) -> Any:
     )
 
 
-def render(data: dict[str, Any]) -> str:
-    """The answer text: compact JSON with sorted keys (byte-stable)."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
 def answer_for(pass_number: int, context: dict[str, Any]) -> dict[str, Any]:
-    """The answer object of one pass for the record in ``context``.
+    """The rules' answer object of one pass for the record in ``context``.
 
     ``context["description"]``, when present, must be ``record.description`` (the engine
     passes it); it spares cleaning the raw text again.
@@ -66,22 +60,13 @@ def answer_for(pass_number: int, context: dict[str, Any]) -> dict[str, Any]:
     description = context.get("description")
     description = description if isinstance(description, str) else None
     if pass_number == 1:
-        return pass1.answer(record, description)
+        return answer(1, record, description=description)
     first = _earlier(context, "pass1", Pass1Output)
     if pass_number == 2:
-        return pass2.answer(record, first, description)
+        return answer(2, record, first, description=description)
     if pass_number == 3:
-        return pass3.answer(record, first, _earlier(context, "pass2", Pass2Output), description)
+        return answer(3, record, first, _earlier(context, "pass2", Pass2Output), description)
     raise InvalidRequestError(f"unknown pass {pass_number!r}")
-
-
-def rules_version() -> str:
-    """A digest of the rules and the skills catalog: the heuristic's "model version"."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.*")):
-        if path.suffix in (".py", ".yaml"):
-            digest.update(path.name.encode() + b"\x00" + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 class HeuristicBackend:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from itertools import islice
 
-from enrichment_dagster.llm.heuristic.text import Doc, Rule, earliest
+from enrichment_dagster.rules.text import Doc, Rule, earliest
 
 
 def _rx(pattern: str, *keys: str) -> Rule:

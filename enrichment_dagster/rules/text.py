@@ -4,8 +4,8 @@ Silver descriptions are scraped HTML with the tags stripped and the whitespace c
 so bullets, headings and sentences run together. Rules therefore reason about *clauses*:
 the stretch between two punctuation or bullet boundaries, capped in length so that a
 run-on list does not swallow half the posting. Every quote handed out here is a slice of
-the text it was computed from, which is what makes the evidence of the heuristic backend
-verbatim by construction.
+the text it was computed from, which is what makes the evidence of the rules (and so of the
+``heuristic`` backend) verbatim by construction.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from enrichment_dagster.llm.heuristic.text import Doc, Rule
+from enrichment_dagster.rules.text import Doc, Rule
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from enrichment_dagster.llm.heuristic.text import Doc, Rule, earliest
+from enrichment_dagster.rules.text import Doc, Rule, earliest
 
 _NEG = r"(?:will\s+not|won['’]t|cannot|can\s*not|can['’]t|do\s+not|does\s+not|don['’]t|doesn['’]t|is\s+not|are\s+not|not\s+able\s+to|unable\s+to|not\s+in\s+a\s+position\s+to|no\s+longer)"
 _WILL_NOT = [

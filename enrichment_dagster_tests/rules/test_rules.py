@@ -1,8 +1,10 @@
-"""The heuristic backend: rule families on short hand-written texts, the contract round trip,
+"""The rules: rule families on short hand-written texts, the contract round trip,
 determinism and grounding, and the targets on the shared gold labels.
 
-Every answer is read back through ``parse_answer``, as the engine reads a model's answer,
-so a rule that emits something the contract does not accept fails here.
+Every answer is rendered as the backend renders it and read back through ``parse_answer``,
+as the engine reads a model's answer, so a rule that emits something the contract does not
+accept fails here. The ``heuristic`` backend that serves these answers to the engine is
+tested in ``llm/test_heuristic_backend.py``.
 """
 
 from __future__ import annotations
@@ -17,16 +19,12 @@ from pydantic import BaseModel
 from enrichment_dagster.contracts.grounding import is_grounded, normalize_for_match
 from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output, Pass3Output
 from enrichment_dagster.contracts.silver import SilverRecord
-from enrichment_dagster.llm.heuristic import HeuristicBackend
-from enrichment_dagster.llm.heuristic import pass1 as pass1_rules
-from enrichment_dagster.llm.heuristic.injection import injected_spans
-from enrichment_dagster.llm.heuristic.pass1 import clear_cache
-from enrichment_dagster.llm.heuristic.skills import CatalogError, build_matchers, catalog
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
-from enrichment_dagster.llm.registry import make_backend
-from enrichment_dagster.llm.types import InvalidRequestError, LLMBackend, LLMRequest
-
-BACKEND = HeuristicBackend()
+from enrichment_dagster.rules import answers
+from enrichment_dagster.rules import pass1 as pass1_rules
+from enrichment_dagster.rules.injection import injected_spans
+from enrichment_dagster.rules.pass1 import clear_cache
+from enrichment_dagster.rules.skills import CatalogError, build_matchers, catalog
 
 
 def record(text: str, title: str = "Data Engineer", **fields: Any) -> SilverRecord:
@@ -38,19 +36,13 @@ def record(text: str, title: str = "Data Engineer", **fields: Any) -> SilverReco
     )
 
 
-def request(rec: SilverRecord, pass_number: int, **context: Any) -> LLMRequest:
-    return LLMRequest(
-        record_id=rec.job_posting_id,
-        pass_number=pass_number,  # type: ignore[arg-type]
-        messages=(),
-        model_id="heuristic",
-        max_output_tokens=0,
-        context={"record": rec, **context},
-    )
+def text_of(rec: SilverRecord, pass_number: int, **earlier: Any) -> str:
+    """The rules' answer text (what the ``heuristic`` backend returns for the same input)."""
+    return answers.render(answers.answer(pass_number, rec, **earlier))
 
 
-def answer(rec: SilverRecord, pass_number: int, **context: Any) -> ParsedAnswer:
-    parsed = parse_answer(BACKEND.complete(request(rec, pass_number, **context)).text, pass_number)
+def answer(rec: SilverRecord, pass_number: int, **earlier: Any) -> ParsedAnswer:
+    parsed = parse_answer(text_of(rec, pass_number, **earlier), pass_number)
     assert parsed.status == "complete", parsed.error
     return parsed
 
@@ -68,11 +60,11 @@ def inference(text: str, **fields: Any) -> Any:
 
 
 def all_passes(rec: SilverRecord) -> list[ParsedAnswer]:
-    context: dict[str, Any] = {}
+    earlier: dict[str, Any] = {}
     parsed = []
     for number in (1, 2, 3):
-        result = answer(rec, number, **context)
-        context[f"pass{number}"] = result.output
+        result = answer(rec, number, **earlier)
+        earlier[f"pass{number}"] = result.output
         parsed.append(result)
     return parsed
 
@@ -89,34 +81,12 @@ SAMPLE = (
 )
 
 
-# --------------------------------------------------------------------------- backend
+# --------------------------------------------------------------------------- answers
 
 
-def test_backend_interface_and_registry() -> None:
-    backend = make_backend("heuristic")
-    assert isinstance(backend, LLMBackend) and backend.name == "heuristic"
-    response = backend.complete(request(record(SAMPLE), 1))
-    assert (response.stop_reason, response.input_tokens, response.output_tokens) == (
-        "end_turn",
-        0,
-        0,
-    )
-    assert response.model_id == "heuristic" and response.text.startswith('{"extraction":')
-
-
-def test_missing_record_is_an_invalid_request() -> None:
-    with pytest.raises(InvalidRequestError):
-        BACKEND.complete(LLMRequest("1", 1, (), "heuristic", 0, context={}))
-
-
-def test_earlier_passes_may_be_given_as_dicts() -> None:
-    rec = record(SAMPLE)
-    first = answer(rec, 1).output
-    assert first is not None
-    second = answer(rec, 2, pass1=first.model_dump())
-    assert second.output is not None
-    third = answer(rec, 3, pass1=first.model_dump(), pass2=second.output.model_dump())
-    assert isinstance(third.output, Pass3Output)
+def test_an_unknown_pass_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown pass 4"):
+        answers.answer(4, record(SAMPLE))
 
 
 def test_all_passes_parse_complete_without_coercion_and_with_every_field() -> None:
@@ -126,24 +96,22 @@ def test_all_passes_parse_complete_without_coercion_and_with_every_field() -> No
 
 def test_deterministic_byte_for_byte() -> None:
     rec = record(SAMPLE)
-    first = [BACKEND.complete(request(rec, n)).text for n in (1, 2, 3)]
+    first = [text_of(rec, n) for n in (1, 2, 3)]
     clear_cache()
-    again = [HeuristicBackend().complete(request(rec, n)).text for n in (1, 2, 3)]
+    again = [text_of(rec, n) for n in (1, 2, 3)]
     assert first == again
 
 
-def test_the_engine_context_description_changes_nothing() -> None:
-    """The engine passes ``record.description`` in the context; the answers are the same."""
+def test_the_cleaned_description_changes_nothing() -> None:
+    """Callers may pass ``record.description`` (the engine has it); the answers are the same."""
     rec = record(SAMPLE)
-    plain = [BACKEND.complete(request(rec, n)).text for n in (1, 2, 3)]
-    with_description = [
-        BACKEND.complete(request(rec, n, description=rec.description)).text for n in (1, 2, 3)
-    ]
+    plain = [text_of(rec, n) for n in (1, 2, 3)]
+    with_description = [text_of(rec, n, description=rec.description) for n in (1, 2, 3)]
     assert plain == with_description
 
 
 def test_concurrent_calls_give_the_sequential_answers() -> None:
-    """The engine calls ``complete`` from a worker pool; shared caches must not leak."""
+    """The engine asks from a worker pool; the rules' shared caches must not leak."""
     records = [
         record(SAMPLE, job_posting_id=str(i), job_location=location)
         for i, location in enumerate(
@@ -152,7 +120,7 @@ def test_concurrent_calls_give_the_sequential_answers() -> None:
     ]
 
     def texts(rec: SilverRecord) -> list[str]:
-        return [BACKEND.complete(request(rec, n)).text for n in (1, 2, 3)]
+        return [text_of(rec, n) for n in (1, 2, 3)]
 
     expected = [texts(rec) for rec in records]
     clear_cache()
