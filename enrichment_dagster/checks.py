@@ -11,6 +11,7 @@ measured value and its threshold.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Iterator
 
@@ -25,6 +26,7 @@ from dagster import (
 
 from enrichment_dagster.contracts.output import silver_ai_schema
 from enrichment_dagster.contracts.silver import normalize_posting_id
+from enrichment_dagster.engine.results import NO_POSTING_TEXT
 from enrichment_dagster.partitions import hourly_partitions
 
 
@@ -106,13 +108,27 @@ def _share(values: list[bool]) -> float:
     return sum(values) / len(values) if values else 1.0
 
 
+def _without_posting_text(table: pa.Table) -> list[bool]:
+    """Per row: the record had no posting text, so no pass was asked (``no_posting_text``)."""
+    return [bool(e) and json.loads(e).get("pass1", {}).get("error_class") == NO_POSTING_TEXT
+            for e in table.column("enrichment_errors").to_pylist()]
+
+
 def success_rates(table: pa.Table, t: QualityThresholds) -> Iterator[AssetCheckResult]:
+    """Share of the records that could be asked whose pass succeeded. A posting without text
+    is an input problem, not the enrichment's: it stays failed in silver_ai and is counted in
+    ``no_posting_text``, but it does not lower the rate (a blank posting upstream would
+    otherwise turn every check of its partition red)."""
+    blank = _without_posting_text(table)
     for n in (1, 2, 3):
-        rate = _share([bool(v) for v in table.column(f"pass{n}_success").to_pylist()])
+        flags = [bool(v) for v, b in zip(table.column(f"pass{n}_success").to_pylist(), blank,
+                                         strict=True) if not b]
+        rate = _share(flags)
         severity = AssetCheckSeverity.ERROR if rate < t.success_rate_error else AssetCheckSeverity.WARN
         yield _result(f"pass{n}_success_rate", rate >= t.success_rate_warn, severity,
                       success_rate=round(rate, 4), warn_below=t.success_rate_warn,
-                      error_below=t.success_rate_error)
+                      error_below=t.success_rate_error, records_asked=len(flags),
+                      no_posting_text=sum(blank))
 
 
 def _mean(values: list[float | None]) -> float | None:

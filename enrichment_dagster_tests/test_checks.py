@@ -78,3 +78,20 @@ def test_confidence_cost_and_grounding_fail_below_their_thresholds() -> None:
     table = _with(_good(), "evidence_grounded", [5] * 20)
     result = _by_name(table)["evidence_grounding"]
     assert not result.passed and result.metadata["grounded_share"].value == 0.5
+
+
+def test_a_posting_without_text_is_counted_not_held_against_the_rate() -> None:
+    blank = '{"pass1": {"error_class": "no_posting_text"}, "pass2": {"error_class": "upstream_failed"}}'
+    table = _good()
+    for column in ("pass1_success", "pass2_success", "pass3_success"):
+        table = _with(table, column, [i >= 2 for i in range(20)])
+    table = _with(table, "enrichment_errors", [blank, blank] + [None] * 18)
+    results = _by_name(table)
+    for n in (1, 2, 3):
+        result = results[f"pass{n}_success_rate"]
+        assert result.passed and result.metadata["success_rate"].value == 1.0
+        assert result.metadata["no_posting_text"].value == 2
+        assert result.metadata["records_asked"].value == 18
+    # A model failure still counts: one more record failed out of the 18 asked.
+    table = _with(table, "pass2_success", [i >= 3 for i in range(20)])
+    assert _by_name(table)["pass2_success_rate"].metadata["success_rate"].value == round(17 / 18, 4)
