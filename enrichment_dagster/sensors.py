@@ -1,15 +1,25 @@
 """new_silver_partitions: storage, not Dagster's history, decides what needs enriching.
 
-Each tick lists Silver and silver_ai partitions in storage (one recursive listing each)
-and requests a run for every Silver partition that has no silver_ai yet, or whose Silver
-files changed since the version last requested. The cursor stores the Silver version last
-requested per partition, so late-arriving old hours are picked up, a changed partition is
-re-run once, and an unchanged one never again. The ``run_key`` (partition + Silver
-version) makes a re-request of the same data a no-op.
+Each tick lists the Silver and silver_ai partitions of a look-back window in storage and
+requests a run for every Silver partition that has no silver_ai yet, whose Silver files
+changed after its silver_ai was written, or whose Silver version differs from the one last
+requested. The ``run_key`` (partition + Silver version) makes a re-request of the same data
+a no-op.
+
+Bounded on purpose: a tick lists only from ``ENRICHMENT_SENSOR_LOOKBACK_HOURS`` (default 48)
+before the newest Silver partition seen (an S3 listing that *starts* there, not a filter
+over years of keys), and a full scan every ``ENRICHMENT_SENSOR_FULL_SCAN_HOURS`` (default
+24; also the first tick) catches old hours that were rewritten or arrived late. The cursor
+keeps the Silver version last requested only for partitions of the window and for older
+ones not yet enriched with it (a run in flight or failed); a full scan drops the rest, so
+its size follows the window, not the lake's age.
 """
 
 
 import json
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from dagster import (
     AssetMaterialization,
@@ -23,30 +33,79 @@ from dagster import (
 
 from enrichment_dagster import env
 from enrichment_dagster.jobs import enrich_job
-from enrichment_dagster.partitions import hourly_partitions
+from enrichment_dagster.partitions import hourly_partitions, parse_partition_key
 from enrichment_dagster.resources import StorageResource
-from enrichment_dagster.storage.parquet import list_partitions
+from enrichment_dagster.storage.parquet import PartitionState, list_partition_states
 
 MAX_RUNS_PER_TICK = 200
 #: Seconds between ticks; tests shorten it.
 INTERVAL_S = env.env_int("ENRICHMENT_SENSOR_INTERVAL_S", 60, minimum=1)
+LOOKBACK_HOURS = env.env_int("ENRICHMENT_SENSOR_LOOKBACK_HOURS", 48, minimum=1)
+FULL_SCAN_HOURS = env.env_float("ENRICHMENT_SENSOR_FULL_SCAN_HOURS", 24.0, positive=True)
+
+
+@dataclass
+class SensorCursor:
+    """What the sensor remembers between ticks (stored as JSON in Dagster's cursor)."""
+
+    #: partition key -> Silver version last requested
+    requested: dict[str, str] = field(default_factory=dict)
+    #: the newest Silver partition seen: the look-back window ends there
+    newest: str | None = None
+    #: epoch seconds of the last full scan
+    full_scan_at: float = 0.0
+
+    @classmethod
+    def load(cls, text: str | None) -> "SensorCursor":
+        data = json.loads(text) if text else {}
+        if "requested" not in data:  # the earlier cursor: a flat map of versions
+            return cls(requested=data)
+        return cls(data["requested"], data.get("newest"), float(data.get("full_scan_at", 0.0)))
+
+    def dump(self) -> str:
+        return json.dumps({"requested": self.requested, "newest": self.newest,
+                           "full_scan_at": self.full_scan_at}, sort_keys=True)
+
+    def window_start(self, lookback_hours: int) -> str | None:
+        if self.newest is None:
+            return None
+        start = parse_partition_key(self.newest) - timedelta(hours=lookback_hours)
+        return f"{start:%Y-%m-%d-%H}:00"
 
 
 def partitions_to_request(
-    silver: dict[str, str], silver_ai: dict[str, str], requested: dict[str, str], valid: set[str] | None = None
+    silver: dict[str, PartitionState],
+    silver_ai: dict[str, PartitionState],
+    requested: dict[str, str],
+    valid: set[str] | None = None,
 ) -> list[tuple[str, str]]:
     """(partition, silver version) pairs that need a run, oldest first."""
     wanted = []
     for key in sorted(silver):
         if valid is not None and key not in valid:
             continue
-        version = silver[key]
-        if requested.get(key) == version:
+        state = silver[key]
+        if requested.get(key) == state.version:
             continue  # this exact Silver data was already requested
-        if key in silver_ai and key not in requested:
-            continue  # enriched before the sensor's cursor existed
-        wanted.append((key, version))
+        enriched = silver_ai.get(key)
+        if key not in requested and enriched is not None and enriched.modified >= state.modified:
+            continue  # enriched after its Silver data last changed
+        wanted.append((key, state.version))
     return wanted
+
+
+def prune(cursor: SensorCursor, silver: dict[str, PartitionState],
+          silver_ai: dict[str, PartitionState], window_start: str | None) -> None:
+    """After a full scan: forget partitions before the window that are gone from Silver or
+    enriched after the version requested; keep those still waiting for their run."""
+    for key, version in list(cursor.requested.items()):
+        if window_start is not None and key >= window_start:
+            continue
+        state, enriched = silver.get(key), silver_ai.get(key)
+        done = (state is not None and state.version == version and enriched is not None
+                and enriched.modified >= state.modified)
+        if state is None or done:
+            del cursor.requested[key]
 
 
 # `make dev` turns the sensor on; in production turn it on in the UI once its cursor is seeded.
@@ -60,15 +119,26 @@ DEFAULT_STATUS = (
 @sensor(job=enrich_job, minimum_interval_seconds=INTERVAL_S, default_status=DEFAULT_STATUS,
         description="Requests enrich_job for Silver partitions missing or changed in silver_ai.")
 def new_silver_partitions(context: SensorEvaluationContext, storage: StorageResource) -> SensorResult | SkipReason:
-    requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-    silver = list_partitions(storage.root, "silver")
-    silver_ai = list_partitions(storage.root, "silver_ai")
+    cursor = SensorCursor.load(context.cursor)
+    now = time.time()
+    full = cursor.newest is None or now - cursor.full_scan_at >= FULL_SCAN_HOURS * 3600
+    since = None if full else cursor.window_start(LOOKBACK_HOURS)
+    silver = list_partition_states(storage.root, "silver", since)
+    silver_ai = list_partition_states(storage.root, "silver_ai", since)
     valid = set(hourly_partitions.get_partition_keys())
-    wanted = partitions_to_request(silver, silver_ai, requested, valid)[:MAX_RUNS_PER_TICK]
+    wanted = partitions_to_request(silver, silver_ai, cursor.requested, valid)[:MAX_RUNS_PER_TICK]
+    cursor.requested.update(dict(wanted))
+    if silver:
+        cursor.newest = max(cursor.newest or "", max(silver))
+    if full:
+        cursor.full_scan_at = now
+        prune(cursor, silver, silver_ai, cursor.window_start(LOOKBACK_HOURS))
+    scope = "all" if full else f"since {since}"
     if not wanted:
-        return SkipReason(f"{len(silver)} Silver partitions, none new or changed")
+        return SensorResult(
+            skip_reason=f"{len(silver)} Silver partitions ({scope}), none new or changed",
+            cursor=cursor.dump())
     runs = [RunRequest(partition_key=key, run_key=f"silver:{key}:{version}") for key, version in wanted]
     observations = [AssetMaterialization("silver", partition=key, metadata={"silver_version": version})
                     for key, version in wanted]
-    requested.update(dict(wanted))
-    return SensorResult(run_requests=runs, asset_events=observations, cursor=json.dumps(requested, sort_keys=True))
+    return SensorResult(run_requests=runs, asset_events=observations, cursor=cursor.dump())

@@ -42,11 +42,13 @@ DEFAULT_STORAGE_URI = "./data"
 
 @dataclass(frozen=True)
 class FileEntry:
-    """One file of a listing: its full ``fs`` path, size, and a change-detecting version."""
+    """One file of a listing: its full ``fs`` path, size, a change-detecting version and
+    when it was last written (epoch seconds)."""
 
     path: str
     size: int
     version: str
+    modified: float = 0.0
 
     @property
     def name(self) -> str:
@@ -183,29 +185,37 @@ class StorageRoot:
         else:
             _write_local_atomic(fs_path, data)
 
-    def list_files(self, fs_path: str, recursive: bool = True) -> list[FileEntry]:
+    def list_files(self, fs_path: str, recursive: bool = True,
+                   start_after: str | None = None) -> list[FileEntry]:
         """Files under the folder ``fs_path``; empty when it does not exist.
 
         One flat listing for the whole tree; ``recursive=False`` keeps only direct children.
+        ``start_after`` (an ``fs`` path): only paths that sort after it. On S3 the listing
+        itself starts there (``StartAfter``), so a sensor that only needs the newest
+        ``year=/month=/day=`` folders does not page through years of older keys.
         """
         if self.is_s3:
-            return self._list_s3(fs_path, recursive)
-        return self._list_local(fs_path, recursive)
+            return self._list_s3(fs_path, recursive, start_after)
+        entries = self._list_local(fs_path, recursive)
+        return [e for e in entries if start_after is None or e.path > start_after]
 
     def _list_local(self, fs_path: str, recursive: bool) -> list[FileEntry]:
         selector = pafs.FileSelector(fs_path, recursive=recursive, allow_not_found=True)
         return [
-            FileEntry(info.path, info.size or 0, f"{info.size}:{info.mtime_ns}")
+            FileEntry(info.path, info.size or 0, f"{info.size}:{info.mtime_ns}",
+                      (info.mtime_ns or 0) / 1e9)
             for info in self.fs.get_file_info(selector)
             if info.type == pafs.FileType.File
         ]
 
-    def _list_s3(self, fs_path: str, recursive: bool) -> list[FileEntry]:
+    def _list_s3(self, fs_path: str, recursive: bool, start_after: str | None) -> list[FileEntry]:
         assert self.bucket is not None
         prefix = self._s3_key(fs_path.rstrip("/") + "/") if fs_path != self.bucket else ""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
         if not recursive:
             kwargs["Delimiter"] = "/"
+        if start_after is not None:
+            kwargs["StartAfter"] = self._s3_key(start_after)
         entries = []
         for page in self.s3_client.get_paginator("list_objects_v2").paginate(**kwargs):
             for obj in page.get("Contents", []):
@@ -213,7 +223,9 @@ class StorageRoot:
                     continue
                 etag = obj["ETag"].strip('"')
                 version = f"{obj['Size']}:{etag}"
-                entries.append(FileEntry(f"{self.bucket}/{obj['Key']}", obj["Size"], version))
+                modified = obj["LastModified"].timestamp() if "LastModified" in obj else 0.0
+                entries.append(FileEntry(f"{self.bucket}/{obj['Key']}", obj["Size"], version,
+                                         modified))
         return entries
 
 

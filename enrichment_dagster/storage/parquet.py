@@ -143,6 +143,42 @@ def read_partition_parts(root: StorageRoot, dataset: str, partition_key: str) ->
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def read_partition_columns(
+    root: StorageRoot, dataset: str, partition_key: str, columns: Iterable[str]
+) -> pa.Table:
+    """The wanted ``columns`` of one partition, from the same files as :func:`read_partition`.
+
+    Only those column chunks are read (a range request each on S3), which matters on a
+    350-column table. A wanted column that a file lacks (one written before the column
+    existed) is left out rather than failing the read: the caller decides what its absence
+    means. Same errors as :func:`read_partition`.
+    """
+    wanted = list(dict.fromkeys(columns))
+    folder = partition_folder(root, dataset, partition_key)
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        data_files = _data_files(root, folder, dataset, partition_key)
+        try:
+            tables = [_read_columns(root, entry.path, wanted) for entry in data_files]
+        except FileNotFoundError:
+            if attempt == _READ_ATTEMPTS:
+                raise
+            continue
+        return _concat(root, folder, tables)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_columns(root: StorageRoot, fs_path: str, wanted: list[str]) -> pa.Table:
+    try:
+        with root.fs.open_input_file(fs_path) as handle:
+            parquet = pq.ParquetFile(handle, coerce_int96_timestamp_unit="us")
+            present = set(parquet.schema_arrow.names)
+            return parquet.read(columns=[name for name in wanted if name in present])
+    except FileNotFoundError:
+        raise
+    except _ARROW_READ_ERRORS as exc:
+        raise PartitionReadError(f"cannot read {root.display(fs_path)} as Parquet: {exc}") from exc
+
+
 def count_partition_rows(root: StorageRoot, dataset: str, partition_key: str) -> int:
     """The rows stored in one partition, from the Parquet footers only (no data is read).
 
@@ -292,7 +328,23 @@ def _remove_stale_parts(root: StorageRoot, folder: str, keep: str) -> None:
 # -- listing ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PartitionState:
+    """What a listing says of one partition: a version of its content and when its newest
+    data file was written (epoch seconds)."""
+
+    version: str
+    modified: float
+
+
 def list_partitions(root: StorageRoot, dataset: str) -> dict[str, str]:
+    """Every partition of ``dataset`` → its version (see :func:`list_partition_states`)."""
+    return {key: state.version for key, state in list_partition_states(root, dataset).items()}
+
+
+def list_partition_states(
+    root: StorageRoot, dataset: str, since: str | None = None
+) -> dict[str, PartitionState]:
     """Every partition of ``dataset`` that has a Parquet file → a version of its content.
 
     The version changes whenever a data file in the folder is added, removed or rewritten
@@ -304,10 +356,17 @@ def list_partitions(root: StorageRoot, dataset: str) -> dict[str, str]:
     Local mtimes have the file system's timestamp granularity (a few ms on Linux), so two
     same-size rewrites within one tick would share a version; a pass that rewrites a
     partition takes far longer than that. S3 ETags have no such limit.
+
+    ``since`` (a partition key): only partitions of that day and later, from a listing that
+    starts at that day's folder (a bounded look-back instead of the whole tree).
     """
     base = root.path(dataset)
+    start_after = None
+    if since is not None:
+        day_folder = partition_key_to_path(since).rsplit("/", 1)[0]  # year=/month=/day=
+        start_after = root.path(dataset, *day_folder.split("/"))
     by_folder: dict[str, list[tuple[str, FileEntry]]] = {}
-    for entry in root.list_files(base, recursive=True):
+    for entry in root.list_files(base, recursive=True, start_after=start_after):
         relative = entry.path[len(base) + 1 :]
         if is_ignored_path(relative):
             continue
@@ -315,11 +374,14 @@ def list_partitions(root: StorageRoot, dataset: str) -> dict[str, str]:
         parts = relative.split("/")
         folder = "/".join(parts[:_PARTITION_DEPTH]) if len(parts) > _PARTITION_DEPTH else "/".join(parts[:-1])
         by_folder.setdefault(folder, []).append((relative[len(folder) + 1 :], entry))
-    partitions: dict[str, str] = {}
+    partitions: dict[str, PartitionState] = {}
     for folder, entries in by_folder.items():
         key = _canonical_partition_key(folder)
-        if key is not None and any(entry.name.endswith(".parquet") for _, entry in entries):
-            partitions[key] = _version(entries)
+        if key is None or not any(entry.name.endswith(".parquet") for _, entry in entries):
+            continue
+        if since is not None and key < since:
+            continue
+        partitions[key] = PartitionState(_version(entries), max(e.modified for _, e in entries))
     return dict(sorted(partitions.items()))
 
 

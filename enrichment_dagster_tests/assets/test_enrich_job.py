@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from dagster import DagsterInstance, Definitions, SkipReason, build_sensor_context
+from dagster import DagsterInstance, Definitions, build_sensor_context
 
 from enrichment_dagster.assets.passes import pass1, pass2, pass3
 from enrichment_dagster.assets.silver import silver
@@ -19,7 +19,7 @@ from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
 from enrichment_dagster.sensors import new_silver_partitions, partitions_to_request
 from enrichment_dagster.storage.io_manager import ParquetIOManager
-from enrichment_dagster.storage.parquet import read_partition
+from enrichment_dagster.storage.parquet import PartitionState, read_partition
 
 SAMPLE = Path(__file__).resolve().parents[2] / "enrichment_dagster" / "sample_data" / "silver"
 KEY = SAMPLE_PARTITIONS[1]
@@ -108,7 +108,7 @@ def test_sensor_requests_missing_then_nothing_then_changed(local_root: Path) -> 
         context = build_sensor_context(instance=instance, cursor=first.cursor,
                                        resources={"storage": defs.resources["storage"]})
         second = sensor(context)
-        assert isinstance(second, SkipReason), second
+        assert not second.run_requests and second.skip_reason, second
         folder = local_root / "silver/year=2025/month=12/day=10/hour=20"
         shutil.copy(next(folder.glob("*.parquet")), folder / "part-00009-late.snappy.parquet")
         third = sensor(build_sensor_context(instance=instance, cursor=first.cursor,
@@ -117,7 +117,8 @@ def test_sensor_requests_missing_then_nothing_then_changed(local_root: Path) -> 
 
 
 def test_partitions_to_request_picks_late_hours() -> None:
-    silver = {"2025-12-10-01:00": "a", "2025-12-10-02:00": "b", "2025-12-09-23:00": "c"}
+    silver = {k: PartitionState(v, 1.0) for k, v in
+              {"2025-12-10-01:00": "a", "2025-12-10-02:00": "b", "2025-12-09-23:00": "c"}.items()}
     requested = {"2025-12-10-01:00": "a", "2025-12-10-02:00": "b"}
     assert partitions_to_request(silver, {}, requested) == [("2025-12-09-23:00", "c")]
 

@@ -293,9 +293,9 @@ def test_list_partitions_lists_the_dataset_once(
     calls: list[str] = []
     original = storage_root.list_files
 
-    def counting(fs_path: str, recursive: bool = True) -> list:
+    def counting(fs_path: str, recursive: bool = True, start_after: str | None = None) -> list:
         calls.append(fs_path)
-        return original(fs_path, recursive)
+        return original(fs_path, recursive, start_after)
 
     monkeypatch.setattr(storage_root, "list_files", counting)
     assert len(list_partitions(storage_root, "silver")) == 24
