@@ -111,6 +111,31 @@ NOT_FORWARDED = {
     "OPENAI_BASE_URL",
     "ENRICHMENT_REPLAY_DIR",
 }
+#: ``ENRICHMENT_*`` variables the package reads that a run task never needs: sensor intervals
+#: (read by the code server that evaluates sensors), `make dev`/`make demo` and test settings,
+#: and the extra price file, which is part of the image and set in every task definition.
+NOT_RUN_SETTINGS = {
+    "ENRICHMENT_SENSOR_INTERVAL_S",
+    "ENRICHMENT_BATCH_SENSOR_INTERVAL_S",
+    "ENRICHMENT_SENSOR_LOOKBACK_HOURS",
+    "ENRICHMENT_SENSOR_FULL_SCAN_HOURS",
+    "ENRICHMENT_SENSORS_RUNNING",
+    "ENRICHMENT_REPORT_PATH",
+    "ENRICHMENT_SHARED_DATA",
+    "ENRICHMENT_MODELS_FILE",
+}
+
+
+def test_run_tasks_get_every_enrichment_variable_the_package_reads() -> None:
+    """Any ``ENRICHMENT_*`` name in the package, not only those of resources.py: settings
+    read by partitions.py, the batch job or the lease must reach the run task as well."""
+    names: set[str] = set()
+    for path in (REPO_ROOT / "enrichment_dagster").rglob("*.py"):
+        names |= set(re.findall(r'"(ENRICHMENT_[A-Z0-9_]+)"', path.read_text(encoding="utf-8")))
+    assert {"ENRICHMENT_BATCH_ROLE_ARN", "ENRICHMENT_PARTITIONS_PER_RUN"} <= names
+    forwarded = set(load_yaml(PRODUCTION_YAML)["run_launcher"]["config"]["env_vars"])
+    missing = names - NOT_FORWARDED - NOT_RUN_SETTINGS - forwarded
+    assert not missing, f"add to run_launcher.config.env_vars in deploy/dagster.yaml: {missing}"
 
 
 def test_run_tasks_get_every_pipeline_setting() -> None:
