@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "enrichment_dagster.evaluation.commands",
     "enrichment_dagster.storage.commands",
     "enrichment_dagster.gold.commands",
+    "enrichment_dagster.engine.commands",
 )
 
 

@@ -47,6 +47,31 @@ def existing_path(value: str) -> Path:
     return path
 
 
+def storage_root(value: str) -> str:
+    """A storage root as ``ENRICHMENT_STORAGE_URI`` takes it: ``s3://bucket/prefix`` or a
+    local folder, which must exist (a typo must not read as an empty store)."""
+    from enrichment_dagster import env
+
+    try:
+        uri = env.check_storage_uri(value, "storage root")
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not uri.startswith("s3://"):
+        existing_folder(uri[len("file://"):] if uri.startswith("file://") else uri)
+    return uri
+
+
+def partition_key(value: str) -> str:
+    """An hourly partition key, ``YYYY-MM-DD-HH:00`` (UTC), as Dagster names them."""
+    from enrichment_dagster.partitions import parse_partition_key
+
+    try:
+        parse_partition_key(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def positive_int(value: str) -> int:
     try:
         number = int(value)

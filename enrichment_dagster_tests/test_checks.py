@@ -21,6 +21,8 @@ def _good(n: int = 20) -> pa.Table:
             "pass1_success": True, "pass2_success": True, "pass3_success": True,
             "avg_confidence_pass2": 0.85, "avg_confidence_pass3": 0.7,
             "enrichment_cost_usd": 0.001, "evidence_checked": 10, "evidence_grounded": 10,
+            "pass1_answer_cost_usd": 0.0003, "pass2_answer_cost_usd": 0.0003,
+            "pass3_answer_cost_usd": 0.0004,
             "enriched_at": dt.datetime(2025, 12, 10, tzinfo=dt.UTC), "low_confidence_fields": [],
         })
     return pa.Table.from_pylist(rows, schema=silver_ai_schema())
@@ -72,9 +74,13 @@ def test_success_rate_warns_then_errors(failures: int, passed: bool, severity) -
 def test_confidence_cost_and_grounding_fail_below_their_thresholds() -> None:
     table = _with(_good(), "avg_confidence_pass2", [0.5] * 20)
     assert not _by_name(table)["avg_confidence"].passed
-    table = _with(_good(), "enrichment_cost_usd", [0.01] * 20)
+    table = _with(_good(), "pass3_answer_cost_usd", [0.0094] * 20)
     result = _by_name(table)["cost_per_record"]
     assert not result.passed and result.metadata["cost_per_record_usd"].value == 0.01
+    # Served from the cache this run ($0 spent), the answers still cost what they cost.
+    table = _with(table, "enrichment_cost_usd", [0.0] * 20)
+    result = _by_name(table)["cost_per_record"]
+    assert not result.passed and result.metadata["run_cost_usd"].value == 0.0
     table = _with(_good(), "evidence_grounded", [5] * 20)
     result = _by_name(table)["evidence_grounding"]
     assert not result.passed and result.metadata["grounded_share"].value == 0.5

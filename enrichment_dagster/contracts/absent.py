@@ -18,6 +18,16 @@ from enrichment_dagster.contracts import vocab
 from enrichment_dagster.contracts.passes import INFERRED_POSITIONS, Contract
 from enrichment_dagster.contracts.types import Kind, field_kinds
 
+#: The rule as users read it (the data dictionary prints it).
+ABSENT_RULE = (
+    "What an absent answer looks like, per kind of column: an enum whose vocabulary has "
+    "`not_mentioned` holds `not_mentioned` when the posting does not say (also when the model "
+    "left the field out or wrote null); a list is empty; a number, boolean or text is null. "
+    "Null in such an enum column means no usable answer: the pass failed, its answer was cut "
+    "before that field, or the value written was invalid (counted in the pass table's "
+    "`nulled_values`)."
+)
+
 
 def fill_absent(
     values: dict[str, Any], model: type[BaseModel], path: str, nulled: set[str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enrichment_dagster.contracts.absent import ABSENT_RULE
 from enrichment_dagster.contracts.output import silver_ai_columns
 from enrichment_dagster.contracts.passes import SCHEMA_VERSION
 
@@ -26,7 +27,9 @@ def render_dictionary() -> str:
         "Do not edit by hand: a test fails when this file is stale.",
         "",
         f"{len(columns)} columns. Every pass-2/3 field `X` has `X_confidence` (0-1), `X_evidence` "
-        "(verbatim quote) and `X_source`. Enums list their allowed values; null means no usable answer.",
+        "(verbatim quote) and `X_source`. Enums list their allowed values.",
+        "",
+        ABSENT_RULE,
     ]
     placed: set[str] = set()
     for title, belongs in (*_SECTIONS, ("Metadata", lambda name, i: True)):

@@ -28,11 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
+from enrichment_dagster.llm.prices import ON_DEMAND, PRICINGS, Pricing
 from enrichment_dagster.llm.types import Message
 from enrichment_dagster.storage.cache_store import BlobStore, CacheStore
 
 log = logging.getLogger(__name__)
 
+#: Fields added since (``key``, ``pricing``) are optional with a default for older entries,
+#: so the format stays 1: every answer ever stored remains readable, never paid for again.
 PAYLOAD_FORMAT = 1
 LEDGER_SUFFIX = ".attempts.json"
 _RECORD_ID_LINE = re.compile(r"^RECORD_ID:[^\n]*$", re.MULTILINE)
@@ -67,7 +70,13 @@ def answer_key(
 @dataclass(frozen=True)
 class CachedAnswer:
     """A complete answer as stored: the contract *before* grounding adjustments (grounding
-    is re-applied on every read, so a change of that policy never needs a new call)."""
+    is re-applied on every read, so a change of that policy never needs a new call).
+
+    ``input_tokens``, ``output_tokens`` and ``cost_usd`` are what buying it took (every
+    attempt of its conversation), ``pricing`` which price list that was billed at: the
+    run that later serves it from the cache pays nothing, yet the tables can still say
+    what the answer cost and how it was bought.
+    """
 
     pass_number: int
     model_id: str
@@ -87,6 +96,8 @@ class CachedAnswer:
     created_at: str = ""
     #: The answer key it was stored under ("" in entries written before keys were kept).
     key: str = ""
+    #: ``on_demand`` or ``batch`` (entries written before it was kept were all on-demand).
+    pricing: Pricing = ON_DEMAND
 
     def to_bytes(self) -> bytes:
         payload = {
@@ -108,6 +119,7 @@ class CachedAnswer:
             "stop_reason": self.stop_reason,
             "issue_counts": self.issue_counts,
             "created_at": self.created_at or _now(),
+            "pricing": self.pricing,
         }
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
@@ -137,7 +149,19 @@ class CachedAnswer:
             issue_counts={str(k): int(v) for k, v in (payload.get("issue_counts") or {}).items()},
             created_at=str(payload.get("created_at", "")),
             key=str(payload.get("key") or ""),
+            pricing=_pricing(payload.get("pricing")),
         )
+
+
+def _pricing(value: Any) -> Pricing:
+    """The stored pricing; absent (an entry written before it was kept) is on-demand, the
+    only path that existed then. An unknown value makes the payload unusable (ValueError)
+    rather than a cost reported under the wrong price list."""
+    if value is None:
+        return ON_DEMAND
+    if value not in PRICINGS:
+        raise ValueError(f"unknown pricing {value!r} (expected one of {', '.join(PRICINGS)})")
+    return value  # type: ignore[no-any-return]
 
 
 def read_answer(

@@ -39,6 +39,7 @@ from enrichment_dagster.contracts.passes import (
     Pass1Output,
     Pass2Output,
 )
+from enrichment_dagster.llm.prices import Pricing
 
 BUDGET_EXCEEDED = "budget_exceeded"
 PERMANENTLY_FAILED = "permanently_failed"
@@ -89,6 +90,15 @@ class RecordResult:
     cost_usd: float = 0.0
     #: What the answer cost when it was bought (equals ``cost_usd`` on a fresh answer).
     original_cost_usd: float = 0.0
+    #: The complete answer's own bill, whichever run paid it: its tokens (with
+    #: ``original_cost_usd``) and the price list it was billed at (``on_demand`` or
+    #: ``batch``). ``answer_pricing`` is None when there is no complete answer, and then
+    #: the answer's figures mean nothing. A cache hit shows the buying run's figures (a
+    #: batch answer its batch price), so a record costs the same in every table whichever
+    #: path answered it and however often it was re-run.
+    answer_input_tokens: int = 0
+    answer_output_tokens: int = 0
+    answer_pricing: Pricing | None = None
     #: Seconds spent inside backend calls for this record.
     latency_s: float = 0.0
     cache_hit: bool = False

@@ -2,7 +2,8 @@
 
 Per group of identical model inputs (usually one record), in this order:
 
-1. cache hit           -> the stored answer, 0 calls, cost 0 for this run;
+1. cache hit           -> the stored answer, 0 calls, cost 0 for this run (its own bill,
+                          whichever run or path paid it, is carried as ``answer_*``);
 2. attempts ledger     -> ``permanently_failed`` after ``max_attempts_per_record`` failed
                           runs (the last raw text is re-parsed for free, partial fields kept);
 3. dry run             -> estimates only (``dry_run``);
@@ -72,7 +73,7 @@ from enrichment_dagster.engine.results import (
 )
 from enrichment_dagster.engine.stops import Reachability
 from enrichment_dagster.llm.parsing import UNPARSEABLE, ParsedAnswer, parse_answer
-from enrichment_dagster.llm.prices import get_model, is_known_model
+from enrichment_dagster.llm.prices import ON_DEMAND, get_model, is_known_model
 from enrichment_dagster.llm.types import ConfigurationError, LLMBackend, valid_text
 from enrichment_dagster.prompts.render import PromptBudget, output_schema
 from enrichment_dagster.storage.cache_store import CacheStore
@@ -380,6 +381,9 @@ class _GroupRunner:
             model_id=cached.model_id or base.model_id,
             cache_hit=True,
             original_cost_usd=cached.cost_usd,
+            answer_input_tokens=cached.input_tokens,
+            answer_output_tokens=cached.output_tokens,
+            answer_pricing=cached.pricing,
             stop_reason=cached.stop_reason,
             **free,
             **_issue_fields(cached.issue_counts),
@@ -452,6 +456,9 @@ class _GroupRunner:
             output_tokens=tally.output_tokens,
             cost_usd=tally.cost_usd,
             original_cost_usd=tally.cost_usd,
+            answer_input_tokens=tally.input_tokens if success else 0,
+            answer_output_tokens=tally.output_tokens if success else 0,
+            answer_pricing=ON_DEMAND if success else None,
             latency_s=tally.latency_s,
             stop_reason=answer.stop_reason,
             truncation_retried=answer.truncation_retried,
@@ -502,6 +509,7 @@ class _GroupRunner:
             stop_reason=answer.stop_reason,
             issue_counts=answer.parsed.report.counts,
             key=item.key,
+            pricing=ON_DEMAND,
         )
         try:
             self.cache.put(item.key, cached.to_bytes())

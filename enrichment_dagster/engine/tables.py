@@ -250,6 +250,19 @@ def _telemetry(result: RecordResult) -> dict[str, Any]:
         "evidence_grounded": result.evidence_grounded,
         "result_json": result.output.model_dump_json() if result.output is not None else None,
         "raw_text": result.raw_text_of_failure,
+        **_answer_bill(result),
+    }
+
+
+def _answer_bill(result: RecordResult) -> dict[str, Any]:
+    """What the record's answer cost when it was bought, whichever run paid: all null when
+    there is no complete answer (a failure's spend is in this run's columns only)."""
+    answered = result.answer_pricing is not None
+    return {
+        "answer_input_tokens": result.answer_input_tokens if answered else None,
+        "answer_output_tokens": result.answer_output_tokens if answered else None,
+        "answer_cost_usd": result.original_cost_usd if answered else None,
+        "answer_pricing": result.answer_pricing,
     }
 
 
@@ -392,4 +405,18 @@ def _metadata(passes: Mapping[int, dict[str, Any] | None], row: Mapping[str, Any
         meta[f"pass{n}_success"] = bool(values.get("success"))
         meta[f"prompt_version_pass{n}"] = values.get("prompt_version")
         meta[f"cache_hit_pass{n}"] = bool(values.get("cache_hit"))
+        meta.update(_answer_metadata(n, values))
     return meta
+
+
+def _answer_metadata(n: int, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Pass ``n``'s answer bill from its pass-table row: null when the pass has no
+    complete answer, or when the row was written before the answer columns existed
+    (re-materializing the passes fills them from the cache, for free)."""
+    pricing = values.get("answer_pricing") if values.get("success") else None
+    return {
+        f"pass{n}_pricing": pricing,
+        f"pass{n}_answer_input_tokens": values.get("answer_input_tokens") if pricing else None,
+        f"pass{n}_answer_output_tokens": values.get("answer_output_tokens") if pricing else None,
+        f"pass{n}_answer_cost_usd": values.get("answer_cost_usd") if pricing else None,
+    }

@@ -106,21 +106,33 @@ def _json_name(raw_path: Path) -> str:
 
 def recorded_tokens(json_path: Path) -> tuple[int, int]:
     """(input, output) tokens from the sibling result file; (0, 0) when absent or unreadable."""
+    return recorded_usage(json_path) or (0, 0)
+
+
+def recorded_usage(json_path: Path) -> tuple[int, int] | None:
+    """(input, output) tokens a recorded result file states, or None when it states none
+    (missing, unreadable, or without both counts as whole numbers >= 0).
+
+    Pass-1 files carry ``enrichment_input_tokens``/``enrichment_output_tokens``, pass-2/3
+    files ``input_tokens``/``output_tokens`` (the old system's two layouts).
+    """
     try:
         document: Any = json.loads(json_path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-        return 0, 0
+    except (OSError, ValueError, RecursionError):
+        return None
     result = document.get("result") if isinstance(document, dict) else None
     if not isinstance(result, dict):
-        return 0, 0
+        return None
     for in_key, out_key in _TOKEN_KEYS:
         if in_key in result or out_key in result:
-            return _as_int(result.get(in_key)), _as_int(result.get(out_key))
-    return 0, 0
+            tokens = _as_int(result.get(in_key)), _as_int(result.get(out_key))
+            return None if None in tokens else tokens  # type: ignore[return-value]
+    return None
 
 
-def _as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _as_int(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
 
 
 def reasoning_of(text: str) -> str | None:
