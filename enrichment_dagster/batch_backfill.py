@@ -42,25 +42,33 @@ from dagster import (
     op,
     sensor,
 )
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from pydantic import Field
 
+from enrichment_dagster import env
 from enrichment_dagster.engine import batch
 from enrichment_dagster.engine.results import PassContext
 from enrichment_dagster.engine.tables import outputs_from_table, prepare_silver
 from enrichment_dagster.jobs import enrich_job
 from enrichment_dagster.llm.bedrock_batch import BatchClient
-from enrichment_dagster.partitions import hourly_partitions
+from enrichment_dagster.partitions import hourly_partitions, partitions_per_run
 from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.parquet import read_partition
 
 CAMPAIGN_TAG = "enrichment/batch_campaign"
 PASS_TAG = "enrichment/batch_pass"
-INTERVAL_S = int(os.environ.get("ENRICHMENT_BATCH_SENSOR_INTERVAL_S", "300"))
+INTERVAL_S = env.env_int("ENRICHMENT_BATCH_SENSOR_INTERVAL_S", 300, minimum=1)
 
 
 def min_records_from_env() -> int:
-    return int(os.environ.get(batch.MIN_RECORDS_ENV, str(batch.MIN_RECORDS_PER_JOB)))
+    value = env.env_int(batch.MIN_RECORDS_ENV, batch.MIN_RECORDS_PER_JOB,
+                        minimum=batch.MIN_RECORDS_PER_JOB)
+    assert value is not None
+    return value
 
 
 # ------------------------------------------------------------------ campaigns
@@ -94,6 +102,8 @@ def _options(campaign: dict[str, Any]) -> batch.BatchOptions:
     return batch.BatchOptions(
         role_arn=campaign.get("role_arn") or os.environ.get(batch.ROLE_ARN_ENV, ""),
         min_records=int(campaign["min_records"]),
+        max_records_per_job=int(campaign.get("max_records_per_job")
+                                or batch.MAX_RECORDS_PER_FILE),
     )
 
 
@@ -108,6 +118,10 @@ class BatchBackfillConfig(Config):
     campaign: str = Field(default="", description="set by the sensor for passes after the first")
     pass_number: int = Field(default=0, description="set by the sensor: the pass to submit")
     role_arn: str = Field(default="", description=f"default: {batch.ROLE_ARN_ENV}")
+    max_records_per_job: int = Field(
+        default=batch.MAX_RECORDS_PER_FILE,
+        description="records per Bedrock job (Bedrock's quota is 50,000; lower it when the "
+                    "account's quota is lower)")
 
 
 def _records_and_previous(root: StorageRoot, keys: list[str], pass_number: int
@@ -136,6 +150,7 @@ def submit_batch_pass(context: OpExecutionContext, config: BatchBackfillConfig,
     campaign = {
         "name": name, "partitions": keys, "passes": passes, "models": config.models,
         "min_records": config.min_records, "role_arn": config.role_arn,
+        "max_records_per_job": config.max_records_per_job,
         "pass": pass_number, "state": "submitting", "jobs": [], "run_id": context.run_id,
     }
     options = _options(campaign)
@@ -149,7 +164,14 @@ def submit_batch_pass(context: OpExecutionContext, config: BatchBackfillConfig,
     client = BatchClient(endpoint_url=llm.bedrock_endpoint_url, region_name=llm.aws_region)
     batch.resume(root, client, options)
     plan = batch.plan_pass(records, pass_number, engine, cache, root, options, previous)
-    entries = batch.submit_plan(plan, root, client, options)
+
+    def claim(entry: batch.LedgerEntry) -> None:
+        # Each job joins the campaign before it is created, so a run that fails or is
+        # cancelled half-way leaves every job it made where the sensor stops and collects it.
+        campaign["jobs"].append(entry.job_name)
+        save_campaign(root, campaign)
+
+    entries = batch.submit_plan(plan, root, client, options, after_write=claim)
     campaign.update(state="submitted", jobs=[e.job_name for e in entries])
     save_campaign(root, campaign)
     context.log_event(AssetObservation(asset_key=AssetKey(f"pass{pass_number}"), metadata={
@@ -178,10 +200,28 @@ def _runs_done(context: SensorEvaluationContext, name: str, stage: str, expected
     return sum(r.status == DagsterRunStatus.SUCCESS for r in runs) >= expected
 
 
-def _materialize(name: str, stage: str, asset: str, keys: list[str]) -> list[RunRequest]:
-    return [RunRequest(run_key=f"{name}:{stage}:{key}", partition_key=key,
-                       asset_selection=[AssetKey(asset)],
-                       tags={CAMPAIGN_TAG: name, PASS_TAG: stage}) for key in keys]
+def _runs_of(keys: list[str]) -> list[list[str]]:
+    """The range split as a backfill splits it: ``ENRICHMENT_PARTITIONS_PER_RUN`` per run."""
+    size = partitions_per_run()
+    return [keys[i:i + size] for i in range(0, len(keys), size)]
+
+
+def _materialize(name: str, stage: str, assets: list[str], keys: list[str]) -> list[RunRequest]:
+    """One run per ``ENRICHMENT_PARTITIONS_PER_RUN`` partitions (a range run, as a UI
+    backfill makes), not one per hour: a year is 365 runs a pass, not 8,760."""
+    requests = []
+    for run_keys in _runs_of(keys):
+        tags = {CAMPAIGN_TAG: name, PASS_TAG: stage}
+        if len(run_keys) > 1:
+            tags |= {ASSET_PARTITION_RANGE_START_TAG: run_keys[0],
+                     ASSET_PARTITION_RANGE_END_TAG: run_keys[-1]}
+        requests.append(RunRequest(
+            run_key=f"{name}:{stage}:{run_keys[0]}...{run_keys[-1]}",
+            partition_key=run_keys[0] if len(run_keys) == 1 else None,
+            # The sensor targets two jobs: the daemon refuses a request that names none.
+            job_name=enrich_job.name,
+            asset_selection=[AssetKey(a) for a in assets], tags=tags))
+    return requests
 
 
 def advance_campaign(context: SensorEvaluationContext, root: StorageRoot, cache: Any,
@@ -189,19 +229,25 @@ def advance_campaign(context: SensorEvaluationContext, root: StorageRoot, cache:
                      ) -> tuple[list[RunRequest], list[AssetObservation]]:
     """One step of one campaign (see the module docstring)."""
     name, p, keys = campaign["name"], int(campaign["pass"]), campaign["partitions"]
-    requests: list[RunRequest] = []
     observations: list[AssetObservation] = []
     mine = set(campaign["jobs"])
     if campaign["state"] in ("submitting", "submitted"):
         run = context.instance.get_run_by_id(campaign["run_id"]) if campaign.get("run_id") else None
-        if campaign.get("stop") or (run is not None and run.status in (
-                DagsterRunStatus.CANCELED, DagsterRunStatus.CANCELING)):
+        cancelled = run is not None and run.status in (
+            DagsterRunStatus.CANCELED, DagsterRunStatus.CANCELING)
+        # A submission that failed half-way (e.g. a quota refusal) stops like a cancelled
+        # one: the jobs it made are stopped and collected, nothing is left planned, and a new
+        # launch over the same range sends only what is still unanswered.
+        failed = campaign["state"] == "submitting" and run is not None and run.status == (
+            DagsterRunStatus.FAILURE)
+        if campaign.get("stop") or cancelled or failed:
             for entry, state in batch.poll(root, client):
                 if entry.job_name in mine and not state.done and entry.job_arn:
                     client.stop(entry.job_arn)
+            batch.abandon_planned(root, mine)
             campaign["state"] = "stopping"
             save_campaign(root, campaign)
-            return requests, observations
+            return [], observations
     if campaign["state"] in ("submitted", "stopping"):
         states = [(e, s) for e, s in batch.poll(root, client) if e.job_name in mine]
         for entry, state in states:
@@ -215,42 +261,52 @@ def advance_campaign(context: SensorEvaluationContext, root: StorageRoot, cache:
                 [e for e in ledger.values() if e.state == batch.COLLECTED]).items()
                if isinstance(v, int | float)},
         }))
-        if all(e.state == batch.COLLECTED for e in ledger.values()):
-            if campaign["state"] == "stopping":
-                campaign["state"] = "stopped"
-            else:
-                requests += _materialize(name, f"pass{p}", f"pass{p}", keys)
-                campaign["state"] = "materializing"
+        if all(e.state in batch.SETTLED for e in ledger.values()):
+            campaign["state"] = "stopped" if campaign["state"] == "stopping" else "materializing"
             save_campaign(root, campaign)
     elif campaign["state"] == "materializing":
-        done = _runs_done(context, name, f"pass{p}", len(keys))
-        if done:
+        if _runs_done(context, name, f"pass{p}", len(_runs_of(keys))):
             later = [q for q in campaign["passes"] if q > p]
             if later:
                 campaign.update({"pass": later[0], "state": "submitting", "jobs": [],
                                  "run_id": None})
-                requests.append(RunRequest(
-                    run_key=f"{name}:submit:pass{later[0]}", job_name="batch_backfill_job",
-                    run_config={"ops": {"submit_batch_pass": {"config": {
-                        "start": keys[0], "end": keys[-1], "passes": campaign["passes"],
-                        "models": campaign["models"], "min_records": campaign["min_records"],
-                        "campaign": name, "pass_number": later[0],
-                        "role_arn": campaign.get("role_arn", ""),
-                    }}}},
-                    tags={CAMPAIGN_TAG: name, PASS_TAG: f"submit{later[0]}"}))
             else:
-                downstream = [f"pass{q}" for q in (1, 2, 3) if q > p]
-                requests += [RunRequest(run_key=f"{name}:final:{key}", partition_key=key,
-                                        asset_selection=[AssetKey(a) for a in
-                                                         [*downstream, "silver_ai"]],
-                                        tags={CAMPAIGN_TAG: name, PASS_TAG: "final"})
-                             for key in keys]
                 campaign["state"] = "finishing"
             save_campaign(root, campaign)
-    elif campaign["state"] == "finishing" and _runs_done(context, name, "final", len(keys)):
+    elif campaign["state"] == "finishing" and _runs_done(context, name, "final",
+                                                         len(_runs_of(keys))):
         campaign["state"] = "done"
         save_campaign(root, campaign)
-    return requests, observations
+    return _stage_requests(campaign), observations
+
+
+def _stage_requests(campaign: dict[str, Any]) -> list[RunRequest]:
+    """The runs the campaign's stage needs, sent on every tick until they exist.
+
+    Why every tick: the stage is saved to storage during the tick, before the daemon has
+    accepted its run requests; a tick that fails after that (a code-server timeout, a daemon
+    restart) would otherwise leave the campaign waiting for runs nobody requested. The run
+    keys make each run once, however often it is requested.
+    """
+    name, p, keys = campaign["name"], int(campaign["pass"]), campaign["partitions"]
+    if campaign["state"] == "materializing":
+        return _materialize(name, f"pass{p}", [f"pass{p}"], keys)
+    if campaign["state"] == "finishing":
+        downstream = [f"pass{q}" for q in (1, 2, 3) if q > p]
+        return _materialize(name, "final", [*downstream, "silver_ai"], keys)
+    if campaign["state"] == "submitting" and not campaign.get("run_id"):
+        return [RunRequest(
+            run_key=f"{name}:submit:pass{p}", job_name=batch_backfill_job.name,
+            run_config={"ops": {"submit_batch_pass": {"config": {
+                "start": keys[0], "end": keys[-1], "passes": campaign["passes"],
+                "models": campaign["models"], "min_records": campaign["min_records"],
+                "campaign": name, "pass_number": p,
+                "role_arn": campaign.get("role_arn", ""),
+                "max_records_per_job": int(campaign.get("max_records_per_job")
+                                           or batch.MAX_RECORDS_PER_FILE),
+            }}}},
+            tags={CAMPAIGN_TAG: name, PASS_TAG: f"submit{p}"})]
+    return []
 
 
 def _active(campaign: dict[str, Any]) -> bool:
@@ -270,10 +326,14 @@ def batch_backfill_sensor(context: SensorEvaluationContext, storage: StorageReso
     client = BatchClient(endpoint_url=llm.bedrock_endpoint_url, region_name=llm.aws_region)
     requests: list[RunRequest] = []
     observations: list[AssetObservation] = []
-    for campaign in campaigns:
-        more, seen = advance_campaign(context, root, storage.cache(), client, campaign)
-        requests += more
-        observations += seen
+    cache = storage.cache()
+    try:
+        for campaign in campaigns:
+            more, seen = advance_campaign(context, root, cache, client, campaign)
+            requests += more
+            observations += seen
+    finally:
+        cache.close()  # seal this tick's segment: every collected answer is durable
     cursor = json.dumps({c["name"]: f"pass{c['pass']}:{c['state']}"
                          for c in load_campaigns(root)}, sort_keys=True)
     return SensorResult(run_requests=requests, asset_events=observations, cursor=cursor)

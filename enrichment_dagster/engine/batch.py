@@ -18,11 +18,15 @@ any open entry are never put into another job. An entry is ``collected`` once it
 in the cache.
 
 Per record, after a job ends (``Completed``, ``PartiallyCompleted``, ``Failed``,
-``Expired`` or ``Stopped``): a complete answer is cached with its own tokens and the batch
-price; an error line or an unusable answer counts one failed run in the attempts ledger (so
-the attempt cap holds across both paths); a record missing from the output counts nothing
-(it is not the record's fault). Either way it stays unanswered and the next run (on-demand or
-another job) takes it.
+``Expired`` or ``Stopped``): a complete answer is cached with its own tokens, the batch
+price and ``pricing="batch"`` (so the tables say what it cost and how it was bought when the
+pass serves it from the cache); an error line or an unusable answer counts one failed run
+in the attempts ledger (so the attempt cap holds across both paths); a record missing from
+the output counts nothing (it is not the record's fault). Either way it stays unanswered and
+the next run (on-demand or another job) takes it.
+
+Records without posting text are never planned: on-demand never sends them, so their batch
+answers would be paid for and never read.
 """
 
 from __future__ import annotations
@@ -39,7 +43,12 @@ from enrichment_dagster.contracts.passes import SCHEMA_VERSION
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine.cache import AttemptsLedger, CachedAnswer, read_answer
 from enrichment_dagster.engine.config import EngineConfig
-from enrichment_dagster.engine.prepare import PreparedRecord, missing_upstream, prepare_record
+from enrichment_dagster.engine.prepare import (
+    PreparedRecord,
+    missing_posting_text,
+    missing_upstream,
+    prepare_record,
+)
 from enrichment_dagster.engine.results import PassContext
 from enrichment_dagster.llm.bedrock_batch import (
     MAX_BYTES_PER_FILE,
@@ -52,7 +61,7 @@ from enrichment_dagster.llm.bedrock_batch import (
     parse_output_line,
 )
 from enrichment_dagster.llm.parsing import parse_answer
-from enrichment_dagster.llm.prices import get_model
+from enrichment_dagster.llm.prices import BATCH, get_model
 from enrichment_dagster.llm.types import ConfigurationError, LLMRequest
 from enrichment_dagster.prompts.render import PromptBudget
 from enrichment_dagster.storage.cache_store import CacheStore
@@ -65,6 +74,11 @@ BACKEND_NAME = "bedrock"  # batch answers are Bedrock answers: the on-demand key
 MIN_RECORDS_ENV = "ENRICHMENT_BATCH_MIN_RECORDS"
 ROLE_ARN_ENV = "ENRICHMENT_BATCH_ROLE_ARN"
 PLANNED, SUBMITTED, COLLECTED = "planned", "submitted", "collected"
+#: A planned job that was never created and never will be (its submitting run failed or
+#: was cancelled and the campaign stopped): its records are free for another job.
+ABANDONED = "abandoned"
+#: States in which an entry holds no record and needs nothing more.
+SETTLED = (COLLECTED, ABANDONED)
 
 
 @dataclass(frozen=True)
@@ -133,8 +147,8 @@ class JobLedger:
 
     def open_keys(self, pass_number: int) -> set[str]:
         """Keys in a job not collected yet: they must not go into another one."""
-        return {key for e in self.entries() if e.pass_number == pass_number and e.state != COLLECTED
-                for key in e.records}
+        return {key for e in self.entries()
+                if e.pass_number == pass_number and e.state not in SETTLED for key in e.records}
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,9 @@ class Plan:
     in_open_jobs: int
     capped: int
     not_ready: int
+    #: Records without posting text: on-demand never sends them, so batch must not either
+    #: (their answers would be paid for and never read from the cache).
+    no_posting_text: int = 0
 
     @property
     def records(self) -> int:
@@ -163,9 +180,9 @@ def plan_pass(
     options: BatchOptions,
     previous: Mapping[str, PassContext] | None = None,
 ) -> Plan:
-    """The records of ``pass_number`` to send by batch: rendered, not cached, not in an
-    open job, not over the attempt cap; split by the quotas. No chunk when there are fewer
-    than ``options.min_records`` (they go on-demand)."""
+    """The records of ``pass_number`` to send by batch: with posting text, rendered, not
+    cached, not in an open job, not over the attempt cap; split by the quotas. No chunk
+    when there are fewer than ``options.min_records`` (they go on-demand)."""
     model_id = config.model_for(pass_number)
     spec = get_model(model_id)
     budget = PromptBudget(max_input_tokens=config.max_input_tokens)
@@ -173,8 +190,11 @@ def plan_pass(
     open_keys = JobLedger(root).open_keys(pass_number)
     attempts = AttemptsLedger(cache)
     chosen: dict[str, tuple[PreparedRecord, bytes]] = {}
-    cached = in_open = capped = not_ready = 0
+    cached = in_open = capped = not_ready = no_text = 0
     for index, record in enumerate(records):
+        if missing_posting_text(record) is not None:
+            no_text += 1
+            continue
         if missing_upstream(pass_number, record.job_posting_id, previous) is not None:
             not_ready += 1
             continue
@@ -197,7 +217,7 @@ def plan_pass(
         chosen[item.key] = (item, input_line(item.key, request, spec))
     items = list(chosen.values())
     chunks = _split(items, options) if len(items) >= options.min_records else []
-    return Plan(pass_number, model_id, chunks, cached, in_open, capped, not_ready)
+    return Plan(pass_number, model_id, chunks, cached, in_open, capped, not_ready, no_text)
 
 
 def _split(items: list[tuple[PreparedRecord, bytes]], options: BatchOptions
@@ -263,7 +283,7 @@ def resume(root: StorageRoot, client: BatchClient, options: BatchOptions) -> lis
     for entry in ledger.entries():
         if entry.state == PLANNED:
             entry = _create(entry, ledger, client, options)
-        if entry.state != COLLECTED:
+        if entry.state not in SETTLED:
             open_entries.append(entry)
     return open_entries
 
@@ -322,7 +342,7 @@ def collect(entry: LedgerEntry, state: JobState, root: StorageRoot, cache: Cache
             input_tokens=response.input_tokens, output_tokens=response.output_tokens,
             cost_usd=cost, attempts=1, calls=1, latency_s=0.0,
             stop_reason=response.stop_reason, issue_counts=parsed.report.counts,
-            key=out.record_id,
+            key=out.record_id, pricing=BATCH,
         )
         cache.put(out.record_id, answer.to_bytes())
         outcome["answered"] += 1
@@ -332,6 +352,9 @@ def collect(entry: LedgerEntry, state: JobState, root: StorageRoot, cache: Cache
         outcome["on_demand_cost_usd"] += spec.cost_usd(response.input_tokens,
                                                        response.output_tokens)
     outcome["missing"] = len(entry.records) - len(seen)
+    # The answers must be durable before the ledger says so: a collected entry is never read
+    # again, and an answer lost from a write buffer would be paid for again on demand.
+    cache.flush()
     entry.state, entry.status, entry.outcome = COLLECTED, state.status, outcome
     JobLedger(root).write(entry)
     log.info("batch job %s %s: %s", entry.job_name, state.status, outcome)
@@ -365,6 +388,18 @@ def _fs_path(root: StorageRoot, uri: str) -> str:
         raise ValueError(f"{uri} is not under the storage root {base}")
     rest = uri[len(base):].strip("/")
     return root.path(*rest.split("/")) if rest else root.path()
+
+
+def abandon_planned(root: StorageRoot, job_names: Iterable[str]) -> list[str]:
+    """Mark the named entries still ``planned`` (never created) as abandoned, so their
+    records can go into another job; returns their names."""
+    ledger, names, abandoned = JobLedger(root), set(job_names), []
+    for entry in ledger.entries():
+        if entry.job_name in names and entry.state == PLANNED:
+            entry.state = ABANDONED
+            ledger.write(entry)
+            abandoned.append(entry.job_name)
+    return abandoned
 
 
 def stop_open_jobs(root: StorageRoot, client: BatchClient) -> list[str]:

@@ -21,6 +21,7 @@ from enrichment_dagster.batch_backfill import (
     stop_campaign,
 )
 from enrichment_dagster.checks import QualityThresholds
+from enrichment_dagster.engine import batch
 from enrichment_dagster.jobs import enrich_job
 from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.storage.io_manager import ParquetIOManager
@@ -133,3 +134,54 @@ def test_stopping_a_campaign_stops_its_bedrock_jobs(fake_bedrock: FakeBedrock, m
     [campaign] = load_campaigns(root)
     assert campaign["state"] == "stopped"
     assert [j.status for j in fake.batch.jobs] == ["Stopped"]
+
+
+def test_a_submission_refused_half_way_stops_and_collects_what_it_made(
+        fake_bedrock: FakeBedrock, moto_s3: MotoS3) -> None:
+    """Bedrock refuses the second job (quota): the run fails, the campaign stops the job it
+    made and collects it, leaves nothing planned, and a relaunch sends only the rest."""
+    fake = fake_bedrock
+    defs, instance = _setup(fake, moto_s3)
+    fake.batch.configure(in_progress_s=30.0, max_jobs_in_progress=1)
+    root = defs.resources["storage"].root
+    config = {"start": KEYS[0], "end": KEYS[-1], "role_arn": ROLE, "passes": [1],
+              "min_records": 100, "max_records_per_job": 100}
+    result = defs.resolve_job_def("batch_backfill_job").execute_in_process(
+        run_config={"ops": {"submit_batch_pass": {"config": config}}}, instance=instance,
+        raise_on_error=False)
+    assert not result.success
+    [campaign] = load_campaigns(root)
+    assert campaign["state"] == "submitting" and len(campaign["jobs"]) == 2  # both claimed
+    _tick(defs, instance, None)  # the failed run: stop the created job, abandon the other
+    assert fake.batch.stop_calls == 1
+    fake.batch.wait_idle()
+    _tick(defs, instance, None)
+    [campaign] = load_campaigns(root)
+    assert campaign["state"] == "stopped"
+    states = sorted(e.state for e in batch.JobLedger(root).entries())
+    assert states == [batch.ABANDONED, batch.COLLECTED]
+    assert batch.JobLedger(root).open_keys(1) == set()
+
+
+def test_requests_lost_with_a_failed_tick_are_sent_again(fake_bedrock: FakeBedrock,
+                                                         moto_s3: MotoS3) -> None:
+    """The stage is saved during the tick; if the daemon never launches that tick's runs
+    (the tick failed after saving), the next tick asks for the same runs again."""
+    fake = fake_bedrock
+    defs, instance = _setup(fake, moto_s3)
+    _launch(defs, instance, {"start": KEYS[0], "end": KEYS[-1], "role_arn": ROLE,
+                             "passes": [1], "min_records": 100})
+    fake.batch.wait_idle()
+    lost = _tick(defs, instance, None)
+    assert lost.run_requests and all(r.job_name == "enrich_job" for r in lost.run_requests)
+    again = _tick(defs, instance, lost.cursor)
+    assert [r.run_key for r in again.run_requests] == [r.run_key for r in lost.run_requests]
+    for request in again.run_requests:
+        _execute(defs, instance, request)
+    final = _tick(defs, instance, again.cursor)
+    assert {r.tags["enrichment/batch_pass"] for r in final.run_requests} == {"final"}
+    for request in final.run_requests:
+        _execute(defs, instance, request)
+    _tick(defs, instance, final.cursor)
+    [campaign] = load_campaigns(defs.resources["storage"].root)
+    assert campaign["state"] == "done"

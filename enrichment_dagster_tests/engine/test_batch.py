@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from enrichment_dagster.engine import batch
+from enrichment_dagster.engine.cache import read_answer
 from enrichment_dagster.engine.config import EngineConfig
 from enrichment_dagster.engine.runner import run_pass
 from enrichment_dagster.llm.bedrock import BedrockBackend
@@ -106,6 +107,7 @@ import os
 import signal
 import sys
 from enrichment_dagster.engine import batch
+from enrichment_dagster.engine.cache import read_answer
 from enrichment_dagster.engine.config import EngineConfig
 from enrichment_dagster.llm.bedrock_batch import BatchClient
 from enrichment_dagster.storage.cache_store import CacheStore
@@ -168,3 +170,17 @@ def test_a_crash_between_ledger_and_create_resends_with_the_same_token(fake, env
     listed = client.list(name_contains=entry.job_name)
     assert [j["jobArn"] for j in listed] == [arn]
     assert json.loads(json.dumps(listed[0], default=str))["status"]
+
+
+def test_collected_answers_are_durable_for_the_next_process(fake, env) -> None:
+    """The sensor collects in the daemon; the pass runs read the cache in other processes.
+    Every answer collect() counts must be readable from a new CacheStore on S3 (an
+    unflushed write buffer would lose some, and they would be paid for again on demand)."""
+    root, cache, client = env
+    records = make_records(140)
+    _submit(records, root, cache, client)
+    [entry] = batch.wait_and_collect(root, cache, client, EngineConfig(), poll_s=0.05)
+    assert entry.outcome["answered"] == 140
+    fresh = CacheStore(root)
+    readable = [k for k in entry.records if read_answer(fresh, k) is not None]
+    assert len(readable) == 140

@@ -57,6 +57,9 @@ class BatchSettings:
     partial_fraction: float = 0.5
     seed: int = 0
     region: str = "us-east-1"
+    #: Bedrock's per-model quota of jobs submitted or in progress (0: no limit); a create
+    #: over it is refused with ServiceQuotaExceededException, as Bedrock does.
+    max_jobs_in_progress: int = 0
 
 
 @dataclass
@@ -194,6 +197,11 @@ class FakeBatchPlane:
             self.create_calls += 1
             if token and token in self._by_token:
                 return 200, {"jobArn": self._jobs[self._by_token[token]].arn}
+            active = sum(1 for j in self._jobs.values() if j.status in ACTIVE_STATES
+                         and j.request.get("modelId") == request["modelId"])
+            if self.settings.max_jobs_in_progress and active >= self.settings.max_jobs_in_progress:
+                return 400, ("ServiceQuotaExceededException",
+                             f"{active} jobs already in progress for {request['modelId']}")
             job_id = uuid.uuid4().hex[:12]
             arn = (f"arn:aws:bedrock:{self.settings.region}:{ACCOUNT}:"
                    f"model-invocation-job/{job_id}")
