@@ -132,10 +132,10 @@ def test_an_exception_nobody_foresaw_is_a_typed_counted_error(
 
     real = parsing.validate_pass
 
-    def flaky(pass_number: int, data: Any):
+    def flaky(pass_number: int, data: Any, **options: Any):
         if pass_number == 1 and "Salary: $150,000" in json.dumps(data):
             raise KeyError("surprise")
-        return real(pass_number, data)
+        return real(pass_number, data, **options)
 
     monkeypatch.setattr(parsing, "validate_pass", flaky)
     defs = _setup(tmp_path, fake_bedrock, good_answer)
