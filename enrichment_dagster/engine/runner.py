@@ -88,9 +88,8 @@ FALLBACK_OUTPUT_TOKENS = 8192
 
 
 def backend_identity(backend: LLMBackend) -> str:
-    """What the cache key says answered: the backend's name, plus the version of its rules
-    when it has some (``cache_identity``), so changed rules never serve stale answers."""
-    return str(getattr(backend, "cache_identity", None) or getattr(backend, "name", type(backend).__name__))
+    """What the cache key says answered (:attr:`LLMBackend.cache_identity`)."""
+    return backend.cache_identity
 
 
 def run_pass(
@@ -118,7 +117,7 @@ def run_pass(
     env = _make_env(backend, pass_number, model_id, config, resolve_price(backend, model_id), pacer)
     preparer = _Preparer(
         pass_number, backend_identity(backend), model_id, config, previous or {},
-        by_record=bool(getattr(backend, "answers_by_record", False)),
+        by_record=backend.answers_by_record,
     )
     results: list[RecordResult | None] = [None] * len(records)
     try:
@@ -181,17 +180,11 @@ def _dispatch(
 
 
 def resolve_price(backend: LLMBackend, model_id: str) -> Price:
-    """The per-call price of ``model_id``; ConfigurationError when it has none.
-
-    A backend may price its own calls with ``cost_usd(model_id, input, output)`` (the
-    OpenAI-compatible backend bills self-hosted models at 0); otherwise the model must be
-    in the price table, so an unknown or misspelt model fails here, before any call.
-    """
-    backend_price = getattr(backend, "cost_usd", None)
-    if callable(backend_price):
-        return lambda tokens_in, tokens_out: float(backend_price(model_id, tokens_in, tokens_out))
-    spec = get_model(model_id)
-    return lambda tokens_in, tokens_out: spec.cost_usd(tokens_in, tokens_out)
+    """The per-call price of ``model_id`` by the backend (:attr:`LLMBackend.cost_usd`),
+    asked once here so that a model it cannot price (unknown or misspelt) fails before any
+    call with a ConfigurationError."""
+    backend.cost_usd(model_id, 0, 0)
+    return lambda tokens_in, tokens_out: float(backend.cost_usd(model_id, tokens_in, tokens_out))
 
 
 def _make_env(

@@ -38,6 +38,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.prices import ModelSpec, get_model
 from enrichment_dagster.llm.types import (
     ConfigurationError,
@@ -88,7 +89,7 @@ _INVALID_CODES = frozenset(
 _TRANSIENT_VALIDATION_MESSAGES = ("EngineCore encountered an issue",)
 
 
-class BedrockBackend:
+class BedrockBackend(BaseBackend):
     """Calls Bedrock Runtime Converse; one boto3 client per backend, shared by all threads."""
 
     name = "bedrock"

@@ -22,6 +22,7 @@ from typing import Any
 
 from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output
 from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.types import InvalidRequestError, LLMRequest, LLMResponse
 from enrichment_dagster.rules.answers import answer, render, rules_version
 
@@ -69,7 +70,7 @@ def answer_for(pass_number: int, context: dict[str, Any]) -> dict[str, Any]:
     raise InvalidRequestError(f"unknown pass {pass_number!r}")
 
 
-class HeuristicBackend:
+class HeuristicBackend(BaseBackend):
     """Rule-based stand-in for a model; see the module docstring."""
 
     name = "heuristic"

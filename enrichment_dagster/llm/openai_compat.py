@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from email.message import Message as EmailMessage
 from typing import Any
 
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.prices import get_model, is_known_model
 from enrichment_dagster.llm.types import (
     ConfigurationError,
@@ -71,7 +72,7 @@ class _HttpFailure(Exception):
         self.retry_after = retry_after
 
 
-class OpenAICompatibleBackend:
+class OpenAICompatibleBackend(BaseBackend):
     """POSTs ``/chat/completions`` once per call; thread-safe (no shared mutable state)."""
 
     name = "openai"

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.prices import get_model, is_known_model
 from enrichment_dagster.llm.types import (
     LLMRequest,
@@ -48,7 +49,7 @@ def model_slug(model_id: str) -> str:
     return _SLUG_CHARS.sub("-", model_id)
 
 
-class ReplayBackend:
+class ReplayBackend(BaseBackend):
     """Answers each request with the recorded text for (record, pass, model)."""
 
     #: The answer depends on the record id, not only on the prompt: the engine must not

@@ -141,6 +141,23 @@ class MissingAnswerError(LLMError):
 
 @runtime_checkable
 class LLMBackend(Protocol):
+    """Everything the engine asks of a backend, declared here and nowhere else.
+
+    Why each member: ``name`` labels results; ``cache_identity`` goes into every cache key
+    (a backend whose answers come from rules adds their version, so changed rules never serve
+    stale answers); ``answers_by_record`` says an answer depends on the record's id, not on
+    the prompt alone (replay), so identical prompts of two records are never shared;
+    ``cost_usd`` prices one call and raises ``ConfigurationError`` for a model it cannot
+    price (the engine asks it once before any call); ``complete`` makes exactly one
+    attempt and reports what happened (the engine alone retries and paces).
+    :class:`~enrichment_dagster.llm.backend.BaseBackend` holds the usual answers.
+    """
+
     name: str
+    cache_identity: str
+    answers_by_record: bool
+
+    def cost_usd(self, model_id: str, input_tokens: int, output_tokens: int) -> float: ...
 
     def complete(self, request: LLMRequest) -> LLMResponse: ...
+

@@ -35,6 +35,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from enrichment_dagster.contracts.silver import SilverRecord  # noqa: E402
 from enrichment_dagster.engine import EngineConfig, PassContext, run_pass  # noqa: E402
 from enrichment_dagster.engine.tables import pass_table  # noqa: E402
+from enrichment_dagster.llm.backend import BaseBackend  # noqa: E402
 from enrichment_dagster.llm.types import LLMRequest, LLMResponse  # noqa: E402
 from enrichment_dagster.storage.cache_store import CacheStore  # noqa: E402
 from enrichment_dagster.storage.filesystem import StorageRoot  # noqa: E402
@@ -44,7 +45,7 @@ from enrichment_dagster_tests.engine.answers import DESCRIPTION, answer_by_pass 
 MODEL = "openai.gpt-oss-120b-1:0"
 
 
-class SleepyModel:
+class SleepyModel(BaseBackend):
     """Answers every pass with a canned complete answer after ``latency_s``."""
 
     name = "bench-model"

@@ -53,6 +53,7 @@ from enrichment_dagster.engine import (  # noqa: E402
     RecordResult,
     run_pass,
 )
+from enrichment_dagster.llm.backend import BaseBackend  # noqa: E402
 from enrichment_dagster.llm.bedrock import BedrockBackend  # noqa: E402
 from enrichment_dagster.llm.parsing import parse_answer  # noqa: E402
 from enrichment_dagster.llm.types import LLMBackend, LLMRequest, LLMResponse  # noqa: E402
@@ -172,7 +173,7 @@ def timed_engine_run(
 
 
 # ------------------------------------------------------------------ overhead
-class InstantBackend:
+class InstantBackend(BaseBackend):
     """No HTTP, no latency: a canned complete answer per pass."""
 
     name = "instant"

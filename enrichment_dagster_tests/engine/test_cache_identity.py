@@ -5,6 +5,7 @@ from pathlib import Path
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine import EngineConfig, run_pass
 from enrichment_dagster.engine.runner import backend_identity
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.heuristic import HeuristicBackend
 from enrichment_dagster.storage.cache_store import CacheStore
 from enrichment_dagster.storage.filesystem import StorageRoot
@@ -29,7 +30,7 @@ def test_new_rules_version_misses_the_cache(tmp_path: Path) -> None:
     assert fresh[0].success and not fresh[0].cache_hit
 
 
-class _NoCredentials:
+class _NoCredentials(BaseBackend):
     name = "broken"
 
     def complete(self, request):  # noqa: ANN001, ANN201 - a minimal backend

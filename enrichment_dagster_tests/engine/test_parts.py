@@ -10,6 +10,7 @@ from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine import EngineConfig, Pacer, ThrottleGovernor, TokenBucket, run_pass
 from enrichment_dagster.engine.budget import BudgetGuard
 from enrichment_dagster.engine.cache import CachedAnswer, answer_key, content_hash, read_answer
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.parsing import parse_answer
 from enrichment_dagster.llm.types import (
     ConfigurationError,
@@ -33,7 +34,7 @@ class FakeClock:
         self.now += seconds
 
 
-class CannedBackend:
+class CannedBackend(BaseBackend):
     """In-process backend: a complete answer, or a scripted failure per record id."""
 
     name = "canned"

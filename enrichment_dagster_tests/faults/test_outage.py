@@ -16,6 +16,7 @@ import pytest
 
 from enrichment_dagster.engine import EngineConfig, run_pass
 from enrichment_dagster.engine.cache import AttemptsLedger
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.bedrock import BedrockBackend
 from enrichment_dagster.llm.openai_compat import OpenAICompatibleBackend
 from enrichment_dagster.storage.cache_store import CacheStore
@@ -90,7 +91,7 @@ def test_a_blip_of_refused_connections_does_not_stop_a_healthy_batch(
     backend = BedrockBackend(endpoint_url=fake_bedrock.endpoint_url, max_attempts=1)
     dead = BedrockBackend(endpoint_url=closed_port_url(), max_attempts=1)
 
-    class Flaky:
+    class Flaky(BaseBackend):
         """Every third request goes to a dead endpoint."""
 
         name = "bedrock"

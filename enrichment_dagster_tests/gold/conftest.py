@@ -27,6 +27,7 @@ from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.assets.silver_ai import silver_ai
 from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.jobs import enrich_job
+from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.types import InvalidRequestError, LLMRequest, LLMResponse
 from enrichment_dagster.partitions import partition_key_to_path
 from enrichment_dagster.resources import LLMResource, StorageResource
@@ -40,7 +41,7 @@ PREVIOUS_HOUR = "2025-12-09-05:00"
 FAILED_ID = "4351055720"
 
 
-class _RefusingBackend:
+class _RefusingBackend(BaseBackend):
     """The heuristic backend, except pass 1 of ``record_id`` raises a backend error."""
 
     def __init__(self, inner: Any, record_id: str) -> None:

@@ -1,0 +1,69 @@
+"""The backend interface is declared, not discovered: every backend the registry builds has
+every member of ``LLMBackend``, and the engine reads them as attributes (a misspelt or
+missing one fails loudly instead of silently changing cache keys or prices)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.engine import EngineConfig, run_pass
+from enrichment_dagster.llm.backend import BaseBackend
+from enrichment_dagster.llm.registry import BACKENDS
+from enrichment_dagster.llm.types import ConfigurationError, LLMBackend, LLMRequest, LLMResponse
+
+RECORD = SilverRecord(job_posting_id="1", job_title="Data Engineer",
+                      job_description_text="Python and SQL on AWS.")
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_every_registered_backend_declares_the_protocol(name: str) -> None:
+    module_name, class_name = BACKENDS[name]
+    cls = getattr(importlib.import_module(module_name), class_name)
+    assert issubclass(cls, BaseBackend)
+    for member in ("name", "cache_identity", "answers_by_record", "cost_usd", "complete"):
+        assert hasattr(cls, member), (name, member)
+
+
+def test_the_defaults_are_the_name_the_prompt_and_the_price_table() -> None:
+    class Plain(BaseBackend):
+        name = "plain"
+
+    backend = Plain()
+    assert isinstance(backend, LLMBackend)
+    assert backend.cache_identity == "plain" and backend.answers_by_record is False
+    assert backend.cost_usd("openai.gpt-oss-120b-1:0", 1_000_000, 0) == pytest.approx(0.15)
+    with pytest.raises(ConfigurationError):
+        backend.cost_usd("no.such-model", 1, 1)
+
+
+def test_an_object_without_the_protocol_fails_before_any_call() -> None:
+    class Undeclared:
+        name = "undeclared"
+        calls = 0
+
+        def complete(self, request: LLMRequest) -> LLMResponse:
+            self.calls += 1
+            raise AssertionError("must not be called")
+
+    backend = Undeclared()
+    with pytest.raises(AttributeError):
+        run_pass([RECORD], 1, backend, EngineConfig())  # type: ignore[arg-type]
+    assert backend.calls == 0
+
+
+def test_a_model_the_backend_cannot_price_fails_before_any_call() -> None:
+    class Counting(BaseBackend):
+        name = "counting"
+        calls = 0
+
+        def complete(self, request: LLMRequest) -> LLMResponse:
+            self.calls += 1
+            raise AssertionError("must not be called")
+
+    backend = Counting()
+    with pytest.raises(ConfigurationError):
+        run_pass([RECORD], 1, backend, EngineConfig(models={1: "no.such-model"}))
+    assert backend.calls == 0
