@@ -12,14 +12,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from enrichment_dagster.llm.types import ConfigurationError
 
@@ -37,40 +44,44 @@ BATCH: Pricing = "batch"
 PRICINGS: tuple[Pricing, ...] = (ON_DEMAND, BATCH)
 
 OutputFormat = Literal["tool_use", "json_prompt"]
-_OUTPUT_FORMATS: tuple[str, ...] = ("tool_use", "json_prompt")
-_KNOWN_FIELDS = frozenset(
-    {
-        "input_per_1m",
-        "output_per_1m",
-        "batch_input_per_1m",
-        "batch_output_per_1m",
-        "output_format",
-        "default_max_output_tokens",
-        "reasoning",
-        "additional_model_request_fields",
-    }
-)
+_Price = Annotated[float, Field(ge=0)]
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything the backends and the cost accounting need to know about one model."""
+class ModelSpec(BaseModel):
+    """Everything the backends and the cost accounting need to know about one model.
+
+    A pydantic model, so the YAML is validated by its declaration: unknown fields, negative
+    prices, an unknown ``output_format`` are refused with the field named; batch prices
+    default to half the on-demand ones (Bedrock's batch discount)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     model_id: str
-    input_per_1m: float
-    output_per_1m: float
-    batch_input_per_1m: float
-    batch_output_per_1m: float
+    input_per_1m: _Price
+    output_per_1m: _Price
+    batch_input_per_1m: _Price | None = None
+    batch_output_per_1m: _Price | None = None
     output_format: OutputFormat = "json_prompt"
-    default_max_output_tokens: int = 8192
+    default_max_output_tokens: PositiveInt = 8192
     reasoning: bool = False
-    #: read-only: specs are cached and shared by every thread
-    additional_model_request_fields: Mapping[str, Any] = field(default_factory=dict)
+    #: read-only once loaded: specs are cached and shared by every thread
+    additional_model_request_fields: Mapping[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _batch_prices_and_read_only_fields(self) -> ModelSpec:
+        if self.batch_input_per_1m is None:
+            object.__setattr__(self, "batch_input_per_1m", self.input_per_1m * BATCH_DISCOUNT)
+        if self.batch_output_per_1m is None:
+            object.__setattr__(self, "batch_output_per_1m", self.output_per_1m * BATCH_DISCOUNT)
+        object.__setattr__(self, "additional_model_request_fields",
+                           MappingProxyType(dict(self.additional_model_request_fields)))
+        return self
 
     def cost_usd(self, input_tokens: int, output_tokens: int, *, batch: bool = False) -> float:
         """USD for one call; batch inference uses the batch prices."""
         in_price = self.batch_input_per_1m if batch else self.input_per_1m
         out_price = self.batch_output_per_1m if batch else self.output_per_1m
+        assert in_price is not None and out_price is not None  # set by the validator
         return (input_tokens * in_price + output_tokens * out_price) / TOKENS_PER_PRICE_UNIT
 
 
@@ -143,12 +154,6 @@ def _models_section(document: Any, source: str) -> dict[str, dict[str, Any]]:
     for model_id, fields in document["models"].items():
         if not isinstance(fields, Mapping):
             raise ConfigurationError(f"{source}: model {model_id!r} must be a mapping of fields")
-        unknown = set(fields) - _KNOWN_FIELDS
-        if unknown:
-            raise ConfigurationError(
-                f"{source}: model {model_id!r} has unknown fields {sorted(unknown)}; "
-                f"allowed: {sorted(_KNOWN_FIELDS)}"
-            )
         section[str(model_id)] = dict(fields)
     return section
 
@@ -167,50 +172,14 @@ def _build_spec(model_id: str, fields: Mapping[str, Any]) -> ModelSpec:
     for required in ("input_per_1m", "output_per_1m"):
         if required not in fields:
             raise ConfigurationError(f"model {model_id!r} has no {required} price")
-    input_price = _price(model_id, fields, "input_per_1m")
-    output_price = _price(model_id, fields, "output_per_1m")
-    output_format = fields.get("output_format", "json_prompt")
-    if output_format not in _OUTPUT_FORMATS:
-        raise ConfigurationError(
-            f"model {model_id!r}: output_format must be one of {_OUTPUT_FORMATS}, "
-            f"got {output_format!r}"
+    try:
+        return ModelSpec.model_validate({**fields, "model_id": model_id})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'entry'}: {error['msg']}"
+            for error in exc.errors()
         )
-    extra_fields = fields.get("additional_model_request_fields") or {}
-    if not isinstance(extra_fields, Mapping):
-        raise ConfigurationError(
-            f"model {model_id!r}: additional_model_request_fields must be a mapping"
-        )
-    return ModelSpec(
-        model_id=model_id,
-        input_per_1m=input_price,
-        output_per_1m=output_price,
-        batch_input_per_1m=_price(
-            model_id, fields, "batch_input_per_1m", input_price * BATCH_DISCOUNT
-        ),
-        batch_output_per_1m=_price(
-            model_id, fields, "batch_output_per_1m", output_price * BATCH_DISCOUNT
-        ),
-        output_format=output_format,
-        default_max_output_tokens=_positive_int(model_id, fields, "default_max_output_tokens"),
-        reasoning=bool(fields.get("reasoning", False)),
-        additional_model_request_fields=MappingProxyType(dict(extra_fields)),
-    )
-
-
-def _price(
-    model_id: str, fields: Mapping[str, Any], name: str, default: float | None = None
-) -> float:
-    value = fields.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigurationError(f"model {model_id!r}: {name} must be a number >= 0, got {value!r}")
-    return float(value)
-
-
-def _positive_int(model_id: str, fields: Mapping[str, Any], name: str) -> int:
-    value = fields.get(name, 8192)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"model {model_id!r}: {name} must be an integer > 0")
-    return value
+        raise ConfigurationError(f"model {model_id!r}: {problems}") from exc
 
 
 def _unknown_model_message(model_id: str, table: Mapping[str, ModelSpec]) -> str:

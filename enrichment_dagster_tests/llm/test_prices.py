@@ -119,6 +119,9 @@ models:
         (PRICED + "    output_format: xml\n", "output_format"),
         ('models:\n  "x.y":\n    input_per_1m: -1\n    output_per_1m: 1\n', "input_per_1m"),
         (PRICED + "    colour: red\n", "colour"),
+        ('models:\n  "x.y":\n    input_per_1m: true\n    output_per_1m: 1\n', "input_per_1m"),
+        (PRICED + "    default_max_output_tokens: 0\n", "default_max_output_tokens"),
+        (PRICED + "    additional_model_request_fields: [1]\n", "additional_model_request_fields"),
         ("just: text\n", "models"),
     ],
 )
