@@ -63,7 +63,7 @@ def storage_root(value: str) -> str:
 
 def partition_key(value: str) -> str:
     """An hourly partition key, ``YYYY-MM-DD-HH:00`` (UTC), as Dagster names them."""
-    from enrichment_dagster.partitions import parse_partition_key
+    from enrichment_dagster.storage.partition_keys import parse_partition_key
 
     try:
         parse_partition_key(value)

@@ -6,12 +6,8 @@ import os
 
 import pytest
 
-from enrichment_dagster.partitions import (
-    build_hourly_partitions,
-    hourly_partitions,
-    partition_key_to_path,
-    path_to_partition_key,
-)
+from enrichment_dagster.partitions import build_hourly_partitions, hourly_partitions
+from enrichment_dagster.storage.partition_keys import partition_key_to_path, path_to_partition_key
 
 
 def test_key_to_path_is_zero_padded() -> None:
@@ -78,3 +74,4 @@ def test_start_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     keys = definition.get_partition_keys()[:4]
     # 2026-03-08 is a US DST switch; UTC keeps every hour.
     assert keys == ["2026-03-08-00:00", "2026-03-08-01:00", "2026-03-08-02:00", "2026-03-08-03:00"]
+

@@ -18,7 +18,6 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from enrichment_dagster.partitions import parse_partition_key
 from enrichment_dagster.sample_data.build import (
     COMMITTED_ROOT,
     LARGE_DESCRIPTION_MIN_CHARS,
@@ -28,6 +27,7 @@ from enrichment_dagster.sample_data.build import (
     sample_schema,
     write_sample,
 )
+from enrichment_dagster.storage.partition_keys import parse_partition_key
 
 REGENERATE = "python -m enrichment_dagster.sample_data.build"
 SPARK_ROW_METADATA = b"org.apache.spark.sql.parquet.row.metadata"

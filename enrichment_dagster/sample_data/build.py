@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from enrichment_dagster.partitions import parse_partition_key, partition_key_to_path
+from enrichment_dagster.storage.partition_keys import parse_partition_key, partition_key_to_path
 
 PACKAGE_DIR: Path = Path(__file__).resolve().parent
 #: The hand-written postings.

@@ -121,7 +121,7 @@ def _literal(value: str) -> str:
 def default_first_year() -> int:
     """Year of the first hourly partition (the same setting the partitions definition reads)."""
     # Imported here: partitions imports Dagster, which `enrichment --help` should not pay for.
-    from enrichment_dagster.partitions import DEFAULT_PARTITIONS_START
+    from enrichment_dagster.storage.partition_keys import DEFAULT_PARTITIONS_START
 
     return int(env.partitions_start(DEFAULT_PARTITIONS_START)[:4])
 

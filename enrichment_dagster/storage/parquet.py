@@ -48,8 +48,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from enrichment_dagster.contracts.drift import unify_tables
-from enrichment_dagster.partitions import partition_key_to_path, path_to_partition_key
 from enrichment_dagster.storage.filesystem import FileEntry, StorageRoot
+from enrichment_dagster.storage.partition_keys import partition_key_to_path, path_to_partition_key
 
 PART_FILE_NAME = "part-00000.parquet"
 _PARTITION_DEPTH = 4  # year=/month=/day=/hour=

@@ -41,7 +41,6 @@ import pytest
 
 from enrichment_dagster.engine.cache import content_hash
 from enrichment_dagster.engine.tables import prepare_silver
-from enrichment_dagster.partitions import partition_key_to_path
 from enrichment_dagster.prompts.render import render_prompt
 from enrichment_dagster.storage.cache_store import scan_frames
 from enrichment_dagster.storage.filesystem import StorageRoot
@@ -51,6 +50,7 @@ from enrichment_dagster.storage.parquet import (
     is_ignored_name,
     read_partition,
 )
+from enrichment_dagster.storage.partition_keys import partition_key_to_path
 from enrichment_dagster_tests.engine.answers import DESCRIPTION, answer_by_pass
 from enrichment_dagster_tests.fakes.fake_bedrock import FakeBedrock, FakeBedrockStats
 

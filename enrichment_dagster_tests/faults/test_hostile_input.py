@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from enrichment_dagster.contracts.output import silver_ai_schema
-from enrichment_dagster.partitions import partition_key_to_path
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.parquet import read_partition
+from enrichment_dagster.storage.partition_keys import partition_key_to_path
 from enrichment_dagster_tests.faults.harness import (
     KEY,
     bedrock_llm,

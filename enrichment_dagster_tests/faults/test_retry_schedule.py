@@ -23,10 +23,10 @@ from dagster._core.definitions.schedule_definition import ScheduleEvaluationCont
 
 from enrichment_dagster.contracts.output import silver_ai_schema
 from enrichment_dagster.jobs import UNREADABLE_TAG, retry_failed
-from enrichment_dagster.partitions import partition_key_to_path
 from enrichment_dagster.resources import StorageResource
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.parquet import write_partition
+from enrichment_dagster.storage.partition_keys import partition_key_to_path
 from enrichment_dagster_tests.faults.harness import defs_for
 
 TICK = dt.datetime(2025, 12, 12, 6, 17, tzinfo=dt.UTC)

@@ -123,7 +123,7 @@ def test_plain_storage_modules_do_not_import_dagster() -> None:
     """The engine and CLI use storage without Dagster; only io_manager may import it."""
     code = (
         "import sys\n"
-        "import enrichment_dagster.partitions, enrichment_dagster.storage.filesystem\n"
+        "import enrichment_dagster.storage.partition_keys, enrichment_dagster.storage.filesystem\n"
         "import enrichment_dagster.storage.parquet, enrichment_dagster.storage.cache_store\n"
         "assert 'dagster' not in sys.modules, 'dagster was imported'\n"
     )

@@ -16,10 +16,11 @@ from dagster import (
     materialize,
 )
 
-from enrichment_dagster.partitions import build_hourly_partitions, partition_key_to_path
+from enrichment_dagster.partitions import build_hourly_partitions
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.io_manager import ParquetIOManager
 from enrichment_dagster.storage.parquet import PART_FILE_NAME, read_partition
+from enrichment_dagster.storage.partition_keys import partition_key_to_path
 from enrichment_dagster_tests.storage.helpers import parquet_bytes, put_file, spark_part_name
 
 KEY = "2025-12-10-19:00"
