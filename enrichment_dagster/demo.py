@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from datetime import date
 from pathlib import Path
 
-from dagster import BetaWarning, DagsterInstance, Definitions
+from dagster import DagsterInstance, Definitions
 
 from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
 from enrichment_dagster.storage.filesystem import StorageRoot
@@ -92,7 +91,6 @@ def main() -> int:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    warnings.filterwarnings("ignore", category=BetaWarning)  # backfill_policy: known, intended
     from enrichment_dagster.definitions import defs  # after DAGSTER_HOME is set
     root = StorageRoot.from_env()
     print(f"storage root: {root.root_uri}; copied {copy_sample(root)} sample Silver files")

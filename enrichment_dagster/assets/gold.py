@@ -24,17 +24,15 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
-    TableColumn,
-    TableSchema,
     TimeWindowPartitionMapping,
     asset,
     define_asset_job,
 )
 
 from enrichment_dagster.assets.consensus import daily_partitions
+from enrichment_dagster.assets.schemas import COLUMN_SCHEMA_KEY, gold_column_schema
 from enrichment_dagster.gold.build import GOLD_ASSETS, build_gold
 from enrichment_dagster.gold.charts import markdown_image
-from enrichment_dagster.gold.schemas import SCHEMAS
 from enrichment_dagster.resources import StorageResource
 
 DESCRIPTIONS = {
@@ -47,14 +45,6 @@ DESCRIPTIONS = {
                       "disclosure, AI/GenAI, red flags; mean confidence.",
     "career_pathways": "By seniority: years of experience asked, education, top skills.",
 }
-
-
-def column_schema(asset_name: str) -> TableSchema:
-    """``dagster/column_schema`` from the table's Arrow schema (the one it is written with)."""
-    return TableSchema(columns=[
-        TableColumn(f.name, str(f.type), description=(f.metadata or {}).get(b"description", b"").decode())
-        for f in SCHEMAS[asset_name]
-    ])
 
 
 def _left_out_markdown(left_out: dict[str, int]) -> str:
@@ -72,7 +62,7 @@ def _gold_asset(name: str) -> Any:
         deps=[AssetDep(AssetKey("silver_ai"), partition_mapping=TimeWindowPartitionMapping())],
         kinds={"duckdb", "parquet"},
         description=DESCRIPTIONS[name],
-        metadata={"dagster/column_schema": column_schema(name)},
+        metadata={COLUMN_SCHEMA_KEY: gold_column_schema(name)},
     )
     def _gold(context: AssetExecutionContext, storage: StorageResource) -> MaterializeResult:
         day = dt.date.fromisoformat(context.partition_key)
@@ -84,7 +74,7 @@ def _gold_asset(name: str) -> Any:
             context.log.info(f"{name} {day}: left out {count} record(s): {reason}")
         metadata: dict[str, Any] = {
             "dagster/row_count": built.result.table.num_rows,
-            "dagster/column_schema": column_schema(name),
+            COLUMN_SCHEMA_KEY: gold_column_schema(name),
             "path": MetadataValue.path(built.uri),
             **coverage.metadata(),
             **built.result.figures,

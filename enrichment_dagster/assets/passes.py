@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 from dagster import AssetExecutionContext, AssetIn, BetaWarning, asset
 
+from enrichment_dagster.assets.schemas import COLUMN_SCHEMA_KEY, pass_column_schema
 from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.engine.results import PassContext
 from enrichment_dagster.engine.runner import run_pass
@@ -49,17 +50,34 @@ def enrichment_asset(**kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     """``dagster.asset`` with the ``backfill_policy`` BetaWarning silenced at its cause.
 
     Dagster 1.13 warns each time ``asset(backfill_policy=...)`` is called, i.e. on every
-    definitions load in every process (`dagster dev` printed it dozens of times); the
-    policy is intended, so the warning is suppressed for exactly that call.
+    definitions load in every process (code server, each run, each step); the policy is
+    intended (``partitions.backfill_policy``), so exactly that warning is ignored, for
+    exactly that call. Any other beta parameter still warns.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BetaWarning)
+        warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`",
+                                category=BetaWarning)
         return asset(**kwargs)
 
 
+#: Run tag naming the partitions of a range run, in the range syntax of the UI's partition
+#: selector (``2025-12-10-00:00...2025-12-10-23:00``). Dagster records a range only in the
+#: system tags ``dagster/asset_partition_range_start``/``_end``, which the Runs list hides
+#: behind "View all tags", while a one-partition run shows its ``dagster/partition``; a
+#: run's own tags are shown, so this one puts the range on the run's row.
+PARTITION_RANGE_TAG = "partitions"
+
+
 def run_partition_keys(context: AssetExecutionContext) -> list[str]:
-    """The partitions of this run: one key, or every key of a backfill's range, in order."""
-    return list(context.partition_keys)
+    """The partitions of this run: one key, or every key of a backfill's range, in order.
+
+    The first step of a range run also tags the run with its range
+    (:data:`PARTITION_RANGE_TAG`); later steps find the tag and write nothing.
+    """
+    keys = list(context.partition_keys)
+    if context.has_partition_key_range and PARTITION_RANGE_TAG not in context.run.tags:
+        context.instance.add_run_tags(context.run.run_id, {PARTITION_RANGE_TAG: f"{keys[0]}...{keys[-1]}"})
+    return keys
 
 
 def by_partition(keys: list[str], value: pa.Table | Mapping[str, pa.Table]) -> dict[str, pa.Table]:
@@ -158,13 +176,15 @@ def _enrich(
     return as_output(keys, tables)
 
 
-@enrichment_asset(deps=[silver], kinds={"bedrock", "parquet"}, description="Facts stated in each posting (ext_*).", **COMMON)
+@enrichment_asset(deps=[silver], kinds={"bedrock", "parquet"}, description="Facts stated in each posting (ext_*).",
+                  metadata={COLUMN_SCHEMA_KEY: pass_column_schema(1)}, **COMMON)
 def pass1(context: AssetExecutionContext, storage: StorageResource, llm: LLMResource) -> Any:
     return _enrich(context, 1, storage, llm)
 
 
 @enrichment_asset(ins={"pass1": AssetIn()}, deps=[silver], kinds={"bedrock", "parquet"},
-                  description="Normalised inferences with confidence and evidence (inf_*).", **COMMON)
+                  description="Normalised inferences with confidence and evidence (inf_*).",
+                  metadata={COLUMN_SCHEMA_KEY: pass_column_schema(2)}, **COMMON)
 def pass2(context: AssetExecutionContext, pass1: Any, storage: StorageResource,
           llm: LLMResource) -> Any:
     keys = run_partition_keys(context)
@@ -175,7 +195,8 @@ def pass2(context: AssetExecutionContext, pass1: Any, storage: StorageResource,
 
 
 @enrichment_asset(ins={"pass1": AssetIn(), "pass2": AssetIn()}, deps=[silver], kinds={"bedrock", "parquet"},
-                  description="Analysis and candidate summary (anl_*).", **COMMON)
+                  description="Analysis and candidate summary (anl_*).",
+                  metadata={COLUMN_SCHEMA_KEY: pass_column_schema(3)}, **COMMON)
 def pass3(context: AssetExecutionContext, pass1: Any, pass2: Any,
           storage: StorageResource, llm: LLMResource) -> Any:
     keys = run_partition_keys(context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import AssetSpec
 
+from enrichment_dagster.assets.schemas import COLUMN_SCHEMA_KEY, silver_column_schema
 from enrichment_dagster.partitions import hourly_partitions
 
 silver = AssetSpec(
@@ -16,4 +17,5 @@ silver = AssetSpec(
     partitions_def=hourly_partitions,
     group_name="silver",
     kinds={"s3", "parquet", "spark"},
+    metadata={COLUMN_SCHEMA_KEY: silver_column_schema()},
 )

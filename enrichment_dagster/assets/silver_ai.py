@@ -43,6 +43,7 @@ from enrichment_dagster.assets.passes import (
     run_partition_keys,
     silver_problem_counts,
 )
+from enrichment_dagster.assets.schemas import COLUMN_SCHEMA_KEY, silver_ai_column_schema
 from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.engine.tables import build_silver_ai, count_silver_rows
 from enrichment_dagster.partitions import backfill_policy, hourly_partitions
@@ -100,7 +101,11 @@ def _evaluation(result: AssetCheckResult, key: str,
     io_manager_key="parquet_io_manager",
     check_specs=checks.CHECK_SPECS,
     output_required=False,
-    description="Silver + `ext_*`/`inf_*`/`anl_*` + metadata; one row per Silver record.",
+    metadata={COLUMN_SCHEMA_KEY: silver_ai_column_schema()},
+    # Plain text: the catalog lists a description as written, so Markdown (backticks,
+    # asterisks) would show there as raw symbols.
+    description="Silver rows plus the ext_, inf_ and anl_ columns of passes 1-3 and the "
+                "enrichment metadata; one row per Silver record.",
 )
 def silver_ai(
     context: AssetExecutionContext,

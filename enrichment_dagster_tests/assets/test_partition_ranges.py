@@ -15,7 +15,7 @@ from dagster._core.storage.tags import (
 )
 
 from enrichment_dagster import checks
-from enrichment_dagster.assets.passes import pass1, pass2, pass3
+from enrichment_dagster.assets.passes import PARTITION_RANGE_TAG, pass1, pass2, pass3
 from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.assets.silver_ai import silver_ai
 from enrichment_dagster.checks import QualityThresholds
@@ -97,6 +97,8 @@ def test_range_run_writes_and_records_every_partition(local_root: Path) -> None:
             assert recorded[("completeness", key)] == recorded[("schema", key)] == _status(True)
         # No stray record without a partition, and nothing left "planned" (shown as skipped).
         assert not [k for k in recorded if k[1] is None]
+        # The Runs list shows the run's own tags: the range is one of them.
+        assert instance.get_run_by_id(result.run_id).tags[PARTITION_RANGE_TAG] == f"{keys[0]}...{keys[-1]}"
 
 
 def test_single_partition_run_records_checks_with_the_partition(local_root: Path) -> None:
@@ -108,6 +110,8 @@ def test_single_partition_run_records_checks_with_the_partition(local_root: Path
         recorded = recorded_checks(instance, result.run_id)
         assert recorded == {(e.check_name, key): _status(e.passed) for e in result.get_asset_check_evaluations()}
         assert {name for name, _ in recorded} == set(CHECK_NAMES)
+        # Its row shows dagster/partition; a range tag would only repeat it.
+        assert PARTITION_RANGE_TAG not in instance.get_run_by_id(result.run_id).tags
 
 
 def test_failed_blocking_check_leaves_no_readable_partition(local_root: Path) -> None:

@@ -69,7 +69,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -81,13 +80,11 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import yaml  # noqa: E402
-from dagster import BetaWarning, DagsterEventType, DagsterInstance, RunsFilter  # noqa: E402
+from dagster import DagsterEventType, DagsterInstance, RunsFilter  # noqa: E402
 
-warnings.filterwarnings("ignore", category=BetaWarning)
-
-from enrichment_dagster.partitions import PARTITION_KEY_FORMAT  # noqa: E402
 from enrichment_dagster.storage.filesystem import StorageRoot  # noqa: E402
 from enrichment_dagster.storage.parquet import read_partition  # noqa: E402
+from enrichment_dagster.storage.partition_keys import PARTITION_KEY_FORMAT  # noqa: E402
 from enrichment_dagster_tests.benchmarks.bench_partition import (  # noqa: E402
     BENCH_MARKER,
     machine,

@@ -53,7 +53,6 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,10 +64,7 @@ if __package__ in (None, ""):  # run as a script: make the repo importable
 
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from dagster import BetaWarning, DagsterEventType, DagsterInstance, Definitions  # noqa: E402
-
-# The assets' ``backfill_policy`` is beta in Dagster 1.13: said once per asset at import.
-warnings.filterwarnings("ignore", category=BetaWarning)
+from dagster import DagsterEventType, DagsterInstance, Definitions  # noqa: E402
 
 from enrichment_dagster.assets.passes import load_silver, pass1, pass2, pass3  # noqa: E402
 from enrichment_dagster.assets.silver import silver  # noqa: E402
@@ -79,11 +75,11 @@ from enrichment_dagster.jobs import enrich_job  # noqa: E402
 from enrichment_dagster.llm.parsing import parse_answer  # noqa: E402
 from enrichment_dagster.llm.prices import get_model  # noqa: E402
 from enrichment_dagster.llm.types import LLMBackend, LLMRequest  # noqa: E402
-from enrichment_dagster.partitions import partition_key_to_path  # noqa: E402
 from enrichment_dagster.prompts.render import output_schema, render_prompt  # noqa: E402
 from enrichment_dagster.resources import LLMResource, StorageResource  # noqa: E402
 from enrichment_dagster.storage.io_manager import ParquetIOManager  # noqa: E402
 from enrichment_dagster.storage.parquet import read_partition  # noqa: E402
+from enrichment_dagster.storage.partition_keys import partition_key_to_path  # noqa: E402
 from enrichment_dagster_tests.benchmarks.report import DUMMY_AWS_ENV, print_report  # noqa: E402
 from enrichment_dagster_tests.engine.answers import answer_by_pass  # noqa: E402
 from enrichment_dagster_tests.fakes.fake_bedrock import (  # noqa: E402
