@@ -33,11 +33,13 @@ from dagster import (
 
 from enrichment_dagster import env
 from enrichment_dagster.jobs import enrich_job
-from enrichment_dagster.partitions import hourly_partitions, parse_partition_key
+from enrichment_dagster.partitions import hourly_partitions
 from enrichment_dagster.resources import StorageResource
 from enrichment_dagster.storage.parquet import PartitionState, list_partition_states
+from enrichment_dagster.storage.partition_keys import parse_partition_key
 
 MAX_RUNS_PER_TICK = 200
+MAX_EVENTS_PER_TICK = 2000
 #: Seconds between ticks; tests shorten it.
 INTERVAL_S = env.env_int("ENRICHMENT_SENSOR_INTERVAL_S", 60, minimum=1)
 LOOKBACK_HOURS = env.env_int("ENRICHMENT_SENSOR_LOOKBACK_HOURS", 48, minimum=1)
@@ -50,6 +52,8 @@ class SensorCursor:
 
     #: partition key -> Silver version last requested
     requested: dict[str, str] = field(default_factory=dict)
+    #: partition key -> Silver version last recorded as a materialization of ``silver``
+    recorded: dict[str, str] = field(default_factory=dict)
     #: the newest Silver partition seen: the look-back window ends there
     newest: str | None = None
     #: epoch seconds of the last full scan
@@ -60,11 +64,13 @@ class SensorCursor:
         data = json.loads(text) if text else {}
         if "requested" not in data:  # the earlier cursor: a flat map of versions
             return cls(requested=data)
-        return cls(data["requested"], data.get("newest"), float(data.get("full_scan_at", 0.0)))
+        return cls(data["requested"], data.get("recorded", {}), data.get("newest"),
+                   float(data.get("full_scan_at", 0.0)))
 
     def dump(self) -> str:
-        return json.dumps({"requested": self.requested, "newest": self.newest,
-                           "full_scan_at": self.full_scan_at}, sort_keys=True)
+        return json.dumps({"requested": self.requested, "recorded": self.recorded,
+                           "newest": self.newest, "full_scan_at": self.full_scan_at},
+                          sort_keys=True)
 
     def window_start(self, lookback_hours: int) -> str | None:
         if self.newest is None:
@@ -94,10 +100,28 @@ def partitions_to_request(
     return wanted
 
 
+def to_record(silver: dict[str, PartitionState], cursor: SensorCursor,
+              window_start: str | None, valid: set[str]) -> list[tuple[str, str]]:
+    """Silver partitions to record as materializations of the external ``silver`` asset,
+    requested or not, so the UI shows what is in storage: in the window, each new version
+    (the cursor remembers the window's); before it (a full scan), those written since the
+    previous full scan (all of them on the first)."""
+    fresh = []
+    for key, state in silver.items():
+        if key not in valid or cursor.recorded.get(key) == state.version:
+            continue
+        in_window = window_start is not None and key >= window_start
+        if in_window or state.modified > cursor.full_scan_at:
+            fresh.append((key, state.version))
+    return fresh[:MAX_EVENTS_PER_TICK]
+
+
 def prune(cursor: SensorCursor, silver: dict[str, PartitionState],
           silver_ai: dict[str, PartitionState], window_start: str | None) -> None:
     """After a full scan: forget partitions before the window that are gone from Silver or
     enriched after the version requested; keep those still waiting for their run."""
+    for key in [k for k in cursor.recorded if window_start is None or k < window_start]:
+        del cursor.recorded[key]
     for key, version in list(cursor.requested.items()):
         if window_start is not None and key >= window_start:
             continue
@@ -128,6 +152,10 @@ def new_silver_partitions(context: SensorEvaluationContext, storage: StorageReso
     valid = set(hourly_partitions.get_partition_keys())
     wanted = partitions_to_request(silver, silver_ai, cursor.requested, valid)[:MAX_RUNS_PER_TICK]
     cursor.requested.update(dict(wanted))
+    new_data = to_record(silver, cursor, since or cursor.window_start(LOOKBACK_HOURS), valid)
+    cursor.recorded.update(dict(new_data))
+    observations = [AssetMaterialization("silver", partition=key, metadata={"silver_version": version})
+                    for key, version in new_data]
     if silver:
         cursor.newest = max(cursor.newest or "", max(silver))
     if full:
@@ -137,8 +165,6 @@ def new_silver_partitions(context: SensorEvaluationContext, storage: StorageReso
     if not wanted:
         return SensorResult(
             skip_reason=f"{len(silver)} Silver partitions ({scope}), none new or changed",
-            cursor=cursor.dump())
+            asset_events=observations, cursor=cursor.dump())
     runs = [RunRequest(partition_key=key, run_key=f"silver:{key}:{version}") for key, version in wanted]
-    observations = [AssetMaterialization("silver", partition=key, metadata={"silver_version": version})
-                    for key, version in wanted]
     return SensorResult(run_requests=runs, asset_events=observations, cursor=cursor.dump())

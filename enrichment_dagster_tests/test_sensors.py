@@ -16,10 +16,10 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from enrichment_dagster import sensors
-from enrichment_dagster.partitions import partition_key_to_path
 from enrichment_dagster.resources import StorageResource
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.parquet import list_partition_states
+from enrichment_dagster.storage.partition_keys import partition_key_to_path
 
 START = datetime(2025, 12, 1)
 DAYS = 20
@@ -140,3 +140,29 @@ def test_s3_listing_starts_at_the_window(moto_s3) -> None:
     states = list_partition_states(root, "silver", since)
     assert list(states) == [k for k in keys if k >= since]
     assert all(s.modified > 0 for s in states.values())
+
+
+def test_every_listed_partition_is_recorded_once_per_version(lake: Path) -> None:
+    """The external silver asset shows what is in storage, requested or not."""
+    tick = Ticks(lake)
+    context = build_sensor_context(instance=tick.instance, cursor=None,
+                                   resources={"storage": tick.storage})
+    first = sensors.new_silver_partitions(context)
+    recorded = {e.partition for e in first.asset_events}
+    assert len(recorded) == DAYS * 4 and not first.run_requests  # all enriched already
+    context = build_sensor_context(instance=tick.instance, cursor=first.cursor,
+                                   resources={"storage": tick.storage})
+    assert not sensors.new_silver_partitions(context).asset_events  # same versions
+
+
+def test_a_full_scan_records_only_what_changed_since_the_last_one(
+        lake: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tick = Ticks(lake)
+    tick()
+    _write(lake, "silver", _key(6))  # rewritten, days before the window
+    monkeypatch.setattr(sensors, "FULL_SCAN_HOURS", 1e-9)
+    context = build_sensor_context(instance=tick.instance, cursor=tick.cursor,
+                                   resources={"storage": tick.storage})
+    result = sensors.new_silver_partitions(context)
+    assert [e.partition for e in result.asset_events] == [_key(6)]
+    assert len(json.loads(result.cursor)["recorded"]) <= 6  # the window's, not the lake's
