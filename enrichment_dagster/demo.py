@@ -17,11 +17,9 @@ from pathlib import Path
 
 from dagster import DagsterInstance, Definitions
 
-from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
+from enrichment_dagster.sample_data import SAMPLE_PARTITIONS, SAMPLE_SILVER
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.parquet import partition_folder, read_partition
-
-SAMPLE_SILVER = Path(__file__).parent / "sample_data" / "silver"
 
 
 def copy_sample(root: StorageRoot) -> int:

@@ -18,7 +18,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from enrichment_dagster.sample_data.build import (
+from enrichment_dagster.storage.partition_keys import parse_partition_key
+from enrichment_dagster_tests.sample_data.build import (
     COMMITTED_ROOT,
     LARGE_DESCRIPTION_MIN_CHARS,
     SAMPLE_PARTITIONS,
@@ -27,9 +28,8 @@ from enrichment_dagster.sample_data.build import (
     sample_schema,
     write_sample,
 )
-from enrichment_dagster.storage.partition_keys import parse_partition_key
 
-REGENERATE = "python -m enrichment_dagster.sample_data.build"
+REGENERATE = "python -m enrichment_dagster_tests.sample_data.build"
 SPARK_ROW_METADATA = b"org.apache.spark.sql.parquet.row.metadata"
 LINKEDIN_SENIORITY = {
     "Internship",

@@ -16,7 +16,7 @@ from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.contracts.output import silver_ai_schema
 from enrichment_dagster.jobs import enrich_job
 from enrichment_dagster.resources import LLMResource, StorageResource
-from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
+from enrichment_dagster.sample_data import SAMPLE_PARTITIONS
 from enrichment_dagster.sensors import new_silver_partitions, partitions_to_request
 from enrichment_dagster.storage.io_manager import ParquetIOManager
 from enrichment_dagster.storage.parquet import PartitionState, read_partition

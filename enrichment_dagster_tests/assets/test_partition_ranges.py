@@ -21,7 +21,7 @@ from enrichment_dagster.assets.silver_ai import silver_ai
 from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.jobs import enrich_job
 from enrichment_dagster.resources import LLMResource, StorageResource
-from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
+from enrichment_dagster.sample_data import SAMPLE_PARTITIONS
 from enrichment_dagster.storage.io_manager import ParquetIOManager
 from enrichment_dagster.storage.parquet import list_partitions, read_partition
 

@@ -25,10 +25,10 @@ from enrichment_dagster.assets.silver_ai import silver_ai
 from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.jobs import enrich_job
 from enrichment_dagster.resources import LLMResource, StorageResource
-from enrichment_dagster.sample_data.build import sample_schema
 from enrichment_dagster.storage.io_manager import ParquetIOManager
 from enrichment_dagster.storage.parquet import read_partition
 from enrichment_dagster.storage.partition_keys import partition_key_to_path
+from enrichment_dagster_tests.sample_data.build import sample_schema
 
 KEY = "2025-12-11-08:00"
 MODEL = "openai.gpt-oss-120b-1:0"

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from enrichment_dagster.sample_data.build import sample_schema
+from enrichment_dagster_tests.sample_data.build import sample_schema
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:

@@ -30,7 +30,7 @@ from enrichment_dagster.jobs import enrich_job
 from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.types import InvalidRequestError, LLMRequest, LLMResponse
 from enrichment_dagster.resources import LLMResource, StorageResource
-from enrichment_dagster.sample_data.build import SAMPLE_PARTITIONS
+from enrichment_dagster.sample_data import SAMPLE_PARTITIONS
 from enrichment_dagster.storage.io_manager import ParquetIOManager
 from enrichment_dagster.storage.partition_keys import partition_key_to_path
 

@@ -1,6 +1,6 @@
 """Build our Silver sample Parquet files from ``postings.yaml``.
 
-Usage: ``python -m enrichment_dagster.sample_data.build [--out DIR]`` writes
+Usage: ``python -m enrichment_dagster_tests.sample_data.build [--out DIR]`` writes
 ``DIR/silver/year=YYYY/month=MM/day=DD/hour=HH/part-00000-sample.snappy.parquet``, one file per
 hourly partition. Without ``--out`` it rewrites the committed copy beside this module, which is
 what ``make demo`` reads, so the demo needs no generation step.
@@ -31,18 +31,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from enrichment_dagster.sample_data import SAMPLE_PARTITIONS, SAMPLE_SILVER
 from enrichment_dagster.storage.partition_keys import parse_partition_key, partition_key_to_path
 
-PACKAGE_DIR: Path = Path(__file__).resolve().parent
 #: The hand-written postings.
-POSTINGS_FILE: Path = PACKAGE_DIR / "postings.yaml"
-#: Root of the committed copy: ``PACKAGE_DIR / "silver" / ...`` is what the demo reads.
-COMMITTED_ROOT: Path = PACKAGE_DIR
-
-#: Dagster hourly partition keys covered by the sample (``HourlyPartitionsDefinition`` format).
-#: Kept as a literal rather than read from the YAML so importing this module does no I/O;
-#: ``load_postings`` rejects a posting whose partition is not listed here.
-SAMPLE_PARTITIONS: list[str] = ["2025-12-10-19:00", "2025-12-10-20:00", "2025-12-10-21:00"]
+POSTINGS_FILE: Path = Path(__file__).resolve().parent / "postings.yaml"
+#: Root of the committed copy: ``COMMITTED_ROOT / "silver" / ...`` is what the demo reads.
+COMMITTED_ROOT: Path = SAMPLE_SILVER.parent
 #: One file per partition, named like Spark's ``part-00000-<uuid>.c000.snappy.parquet`` but
 #: stable, so regenerating overwrites instead of adding a second file.
 FILE_NAME = "part-00000-sample.snappy.parquet"
@@ -605,7 +600,7 @@ def write_sample(root: Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m enrichment_dagster.sample_data.build",
+        prog="python -m enrichment_dagster_tests.sample_data.build",
         description="Write the Silver sample Parquet files from postings.yaml.",
     )
     parser.add_argument(
