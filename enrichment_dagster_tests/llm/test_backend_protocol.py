@@ -39,31 +39,27 @@ def test_the_defaults_are_the_name_the_prompt_and_the_price_table() -> None:
         backend.cost_usd("no.such-model", 1, 1)
 
 
-def test_an_object_without_the_protocol_fails_before_any_call() -> None:
-    class Undeclared:
-        name = "undeclared"
-        calls = 0
+class _MustNotBeCalled:
+    """Counts calls to ``complete``; none is expected."""
 
-        def complete(self, request: LLMRequest) -> LLMResponse:
-            self.calls += 1
-            raise AssertionError("must not be called")
+    name = "must-not-be-called"
+    calls = 0
 
-    backend = Undeclared()
-    with pytest.raises(AttributeError):
-        run_pass([RECORD], 1, backend, EngineConfig())  # type: ignore[arg-type]
-    assert backend.calls == 0
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        self.calls += 1
+        raise AssertionError("must not be called")
 
 
-def test_a_model_the_backend_cannot_price_fails_before_any_call() -> None:
-    class Counting(BaseBackend):
-        name = "counting"
-        calls = 0
+class _DeclaredMustNotBeCalled(_MustNotBeCalled, BaseBackend):
+    pass
 
-        def complete(self, request: LLMRequest) -> LLMResponse:
-            self.calls += 1
-            raise AssertionError("must not be called")
 
-    backend = Counting()
-    with pytest.raises(ConfigurationError):
-        run_pass([RECORD], 1, backend, EngineConfig(models={1: "no.such-model"}))
+@pytest.mark.parametrize("backend, config, error", [
+    (_MustNotBeCalled(), EngineConfig(), AttributeError),  # no cache_identity, no cost_usd
+    (_DeclaredMustNotBeCalled(), EngineConfig(models={1: "no.such-model"}), ConfigurationError),
+])
+def test_what_the_engine_cannot_use_fails_before_any_call(
+        backend: _MustNotBeCalled, config: EngineConfig, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        run_pass([RECORD], 1, backend, config)  # type: ignore[arg-type]
     assert backend.calls == 0
