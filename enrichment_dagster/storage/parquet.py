@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -124,18 +125,20 @@ class PartitionPart:
     table: pa.Table
 
 
-def read_partition_parts(root: StorageRoot, dataset: str, partition_key: str) -> list[PartitionPart]:
+def read_partition_parts(root: StorageRoot, dataset: str, partition_key: str,
+                         columns: Sequence[str] | None = None) -> list[PartitionPart]:
     """Every data file of one partition, read but not concatenated, in path order.
 
     Same files and errors as :func:`read_partition`; for callers that fit each file to a
-    contract before combining them and report problems by file.
+    contract before combining them and report problems by file. ``columns``: only those
+    (see :func:`read_partition_columns`).
     """
     folder = partition_folder(root, dataset, partition_key)
     for attempt in range(1, _READ_ATTEMPTS + 1):
         data_files = _data_files(root, folder, dataset, partition_key)
         try:
             return [PartitionPart(_relative(folder, entry.path), root.display(entry.path),
-                                  _read_file(root, entry.path)) for entry in data_files]
+                                  _read_file(root, entry.path, columns)) for entry in data_files]
         except FileNotFoundError:
             # A writer replaced the partition between our listing and our read: list again.
             if attempt == _READ_ATTEMPTS:
@@ -153,30 +156,8 @@ def read_partition_columns(
     existed) is left out rather than failing the read: the caller decides what its absence
     means. Same errors as :func:`read_partition`.
     """
-    wanted = list(dict.fromkeys(columns))
-    folder = partition_folder(root, dataset, partition_key)
-    for attempt in range(1, _READ_ATTEMPTS + 1):
-        data_files = _data_files(root, folder, dataset, partition_key)
-        try:
-            tables = [_read_columns(root, entry.path, wanted) for entry in data_files]
-        except FileNotFoundError:
-            if attempt == _READ_ATTEMPTS:
-                raise
-            continue
-        return _concat(root, folder, tables)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _read_columns(root: StorageRoot, fs_path: str, wanted: list[str]) -> pa.Table:
-    try:
-        with root.fs.open_input_file(fs_path) as handle:
-            parquet = pq.ParquetFile(handle, coerce_int96_timestamp_unit="us")
-            present = set(parquet.schema_arrow.names)
-            return parquet.read(columns=[name for name in wanted if name in present])
-    except FileNotFoundError:
-        raise
-    except _ARROW_READ_ERRORS as exc:
-        raise PartitionReadError(f"cannot read {root.display(fs_path)} as Parquet: {exc}") from exc
+    parts = read_partition_parts(root, dataset, partition_key, list(dict.fromkeys(columns)))
+    return _concat(root, partition_folder(root, dataset, partition_key), [p.table for p in parts])
 
 
 def count_partition_rows(root: StorageRoot, dataset: str, partition_key: str) -> int:
@@ -215,24 +196,31 @@ def _data_files(root: StorageRoot, folder: str, dataset: str, key: str) -> list[
     return data
 
 
-def _read_file(root: StorageRoot, fs_path: str) -> pa.Table:
+@contextmanager
+def _parquet_file(root: StorageRoot, fs_path: str) -> Iterator[pq.ParquetFile]:
+    """The file opened as Parquet; anything unreadable is a ``PartitionReadError`` naming
+    it (a vanished file stays ``FileNotFoundError``: the caller lists again)."""
     try:
         with root.fs.open_input_file(fs_path) as handle:
-            return pq.ParquetFile(handle, coerce_int96_timestamp_unit="us").read()
+            yield pq.ParquetFile(handle, coerce_int96_timestamp_unit="us")
     except FileNotFoundError:
         raise
     except _ARROW_READ_ERRORS as exc:
         raise PartitionReadError(f"cannot read {root.display(fs_path)} as Parquet: {exc}") from exc
+
+
+def _read_file(root: StorageRoot, fs_path: str, columns: Sequence[str] | None = None) -> pa.Table:
+    """The whole file, or its ``columns`` that exist in it."""
+    with _parquet_file(root, fs_path) as parquet:
+        if columns is None:
+            return parquet.read()
+        present = set(parquet.schema_arrow.names)
+        return parquet.read(columns=[name for name in columns if name in present])
 
 
 def _footer_rows(root: StorageRoot, fs_path: str) -> int:
-    try:
-        with root.fs.open_input_file(fs_path) as handle:
-            return pq.ParquetFile(handle).metadata.num_rows
-    except FileNotFoundError:
-        raise
-    except _ARROW_READ_ERRORS as exc:
-        raise PartitionReadError(f"cannot read {root.display(fs_path)} as Parquet: {exc}") from exc
+    with _parquet_file(root, fs_path) as parquet:
+        return parquet.metadata.num_rows
 
 
 def _concat(root: StorageRoot, folder: str, tables: list[pa.Table]) -> pa.Table:
