@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from enrichment_dagster.contracts import vocab
+from enrichment_dagster.contracts.absent import is_absent
 from enrichment_dagster.contracts.passes import (
     CORE_KEYS,
     PASS_MODELS,
@@ -128,10 +129,11 @@ def output_schema(pass_number: int) -> dict[str, Any]:
 
 
 def _prune(value: Any) -> Any:
-    """Drop nulls, ``not_mentioned``, empty lists and objects: they carry no information."""
+    """Drop what is absent (:func:`~enrichment_dagster.contracts.absent.is_absent`): it
+    carries no information."""
     if isinstance(value, dict):
         pruned = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if v not in (None, [], {}, vocab.NOT_MENTIONED)}
+        return {k: v for k, v in pruned.items() if not is_absent(v)}
     if isinstance(value, list):
         return [_prune(v) for v in value if v not in (None, vocab.NOT_MENTIONED)]
     return value
@@ -160,7 +162,7 @@ def compact_pass2(output: Pass2Output | None) -> str:
     for fields in (groups or {}).values():
         for name, item in (fields or {}).items():
             value = _prune((item or {}).get("value"))
-            if value in (None, [], {}, vocab.NOT_MENTIONED):
+            if is_absent(value):
                 continue
             flat[name] = [value, (item or {}).get("confidence")]
     return json.dumps(flat, ensure_ascii=False, separators=(",", ":"))

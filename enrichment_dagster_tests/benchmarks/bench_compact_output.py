@@ -49,6 +49,7 @@ from enrichment_dagster.contracts.absent import compact_answer, is_absent  # noq
 from enrichment_dagster.contracts.columns import flatten_pass, pass_columns  # noqa: E402
 from enrichment_dagster.llm.parsing import parse_answer, parse_model_output  # noqa: E402
 from enrichment_dagster.llm.prices import get_model  # noqa: E402
+from enrichment_dagster.llm.replay import recorded_usage  # noqa: E402
 from enrichment_dagster_tests.benchmarks.report import print_report  # noqa: E402
 
 MODEL = "openai.gpt-oss-120b-1:0"
@@ -99,7 +100,7 @@ def measure_answer(path: Path, pass_number: int) -> dict[str, Any] | None:
         "reread_status": again.status,
         "differing": differing,
         "absent_value_parts_dropped": dropped,
-        "tokens": _recorded_tokens(path.with_name(path.name.replace("-raw.txt", ".json"))),
+        "tokens": recorded_usage(path.with_name(path.name.replace("-raw.txt", ".json"))),
     }
 
 
@@ -107,19 +108,6 @@ def _json_text(text: str) -> str:
     """The answer's JSON object as written: from its first ``{`` to its last ``}``."""
     start, end = text.find("{"), text.rfind("}")
     return text[start : end + 1] if 0 <= start < end else text
-
-
-def _recorded_tokens(path: Path) -> tuple[int, int] | None:
-    """(input, output) tokens the old system recorded for the call (pass 1 stores them as
-    ``enrichment_*_tokens``), or None when it recorded none."""
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))["result"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    for prefix in ("", "enrichment_"):
-        if f"{prefix}input_tokens" in result and f"{prefix}output_tokens" in result:
-            return int(result[f"{prefix}input_tokens"]), int(result[f"{prefix}output_tokens"])
-    return None
 
 
 def run(outputs: Path, input_ratio: float, chars_per_token: float) -> dict[str, Any]:
