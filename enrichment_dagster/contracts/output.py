@@ -16,6 +16,7 @@ cost and at which price list. New columns are appended, so readers by position k
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import pyarrow as pa
 
@@ -32,9 +33,12 @@ class MetaColumn:
     allowed: str = ""
 
 
-#: The price lists an answer can be bought at (``llm.prices.PRICINGS``; the contracts import
-#: nothing from ``llm``, and ``enrichment_dagster_tests/contracts`` checks the two agree).
-PRICING_VALUES: tuple[str, ...] = ("on_demand", "batch")
+#: How an answer was bought, i.e. which of a model's two price lists it was billed at.
+#: ``on_demand``: a direct call (Converse/InvokeModel, or an offline backend at its own
+#: price, usually $0); ``batch``: Bedrock batch inference at the batch prices. Stored with
+#: every cached answer and carried into the tables, so a cost can always be told apart.
+Pricing = Literal["on_demand", "batch"]
+PRICING_VALUES: tuple[Pricing, ...] = get_args(Pricing)
 _PRICING_ALLOWED = ", ".join(PRICING_VALUES)
 _PRICING_MEANING = (
     "on_demand = a direct model call at on-demand prices (offline backends at their own "

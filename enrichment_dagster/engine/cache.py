@@ -27,8 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from enrichment_dagster.contracts.output import PRICING_VALUES, Pricing
 from enrichment_dagster.contracts.passes import PASS_MODELS, SCHEMA_VERSION, Contract
-from enrichment_dagster.llm.prices import ON_DEMAND, PRICINGS, Pricing
+from enrichment_dagster.llm.prices import ON_DEMAND
 from enrichment_dagster.llm.types import Message
 from enrichment_dagster.storage.cache_store import BlobStore, CacheStore
 
@@ -159,8 +160,8 @@ def _pricing(value: Any) -> Pricing:
     rather than a cost reported under the wrong price list."""
     if value is None:
         return ON_DEMAND
-    if value not in PRICINGS:
-        raise ValueError(f"unknown pricing {value!r} (expected one of {', '.join(PRICINGS)})")
+    if value not in PRICING_VALUES:
+        raise ValueError(f"unknown pricing {value!r} (expected one of {', '.join(PRICING_VALUES)})")
     return value  # type: ignore[no-any-return]
 
 

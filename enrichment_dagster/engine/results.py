@@ -33,13 +33,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from enrichment_dagster.contracts.output import Pricing
 from enrichment_dagster.contracts.passes import (
     SCHEMA_VERSION,
     Contract,
     Pass1Output,
     Pass2Output,
 )
-from enrichment_dagster.llm.prices import Pricing
 
 BUDGET_EXCEEDED = "budget_exceeded"
 PERMANENTLY_FAILED = "permanently_failed"

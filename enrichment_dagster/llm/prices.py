@@ -28,20 +28,17 @@ from pydantic import (
     model_validator,
 )
 
+from enrichment_dagster.contracts.output import PRICING_VALUES, Pricing
 from enrichment_dagster.llm.types import ConfigurationError
 
 MODELS_FILE_ENV = "ENRICHMENT_MODELS_FILE"
 BATCH_DISCOUNT = 0.5
 TOKENS_PER_PRICE_UNIT = 1_000_000
 
-#: How an answer was bought, i.e. which of a model's two price lists it was billed at.
-#: ``on_demand``: a direct call (Converse/InvokeModel, or an offline backend at its own
-#: price, usually $0); ``batch``: Bedrock batch inference at the batch prices. Stored with
-#: every cached answer and carried into the tables, so a cost can always be told apart.
-Pricing = Literal["on_demand", "batch"]
+#: The two price lists (the vocabulary is the output contract's, :data:`Pricing`).
 ON_DEMAND: Pricing = "on_demand"
 BATCH: Pricing = "batch"
-PRICINGS: tuple[Pricing, ...] = (ON_DEMAND, BATCH)
+PRICINGS: tuple[Pricing, ...] = PRICING_VALUES
 
 OutputFormat = Literal["tool_use", "json_prompt"]
 _Price = Annotated[float, Field(ge=0)]
