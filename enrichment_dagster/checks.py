@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 from dagster import (
@@ -197,24 +197,27 @@ def blocks(result: AssetCheckResult) -> bool:
     return result.check_name in BLOCKING and not result.passed and result.severity == AssetCheckSeverity.ERROR
 
 
-def storage_silver_ids(raw_silver: pa.Table) -> list[str]:
+def storage_silver_ids(silver_files: Sequence[pa.Table]) -> list[str]:
     """The distinct usable ids of a Silver partition as stored, for completeness.
 
-    Read from the Silver files themselves, not from the prepared batch silver_ai was built
-    from, so a record lost between reading and writing shows up as missing. Ids are
+    ``silver_files``: the id column of each Silver file (``tables.read_silver_ids``), read
+    from storage for this check, not taken from the prepared batch silver_ai was built from,
+    so a record lost between reading and writing shows up as missing. Each file is taken on
+    its own, so two files that disagree on the id's type never need a common one. Ids are
     normalised as the contract normalises them (``5001.0`` is ``5001``); rows without a
     usable id cannot be keyed and are reported by the assets' ``invalid_rows`` metadata.
     """
-    if "job_posting_id" not in raw_silver.column_names:
-        return []
-    column = raw_silver.column("job_posting_id")
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-        column = column.cast(pa.large_binary())
     distinct: dict[str, None] = {}
-    for raw in column.to_pylist():
-        try:
-            value = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-            distinct.setdefault(normalize_posting_id(value), None)
-        except (UnicodeDecodeError, ValueError):
+    for raw_silver in silver_files:
+        if "job_posting_id" not in raw_silver.column_names:
             continue
+        column = raw_silver.column("job_posting_id")
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            column = column.cast(pa.large_binary())
+        for raw in column.to_pylist():
+            try:
+                value = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+                distinct.setdefault(normalize_posting_id(value), None)
+            except (UnicodeDecodeError, ValueError):
+                continue
     return list(distinct)

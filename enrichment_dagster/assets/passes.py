@@ -16,21 +16,22 @@ materialization event.
 
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pyarrow as pa
-from dagster import AssetExecutionContext, AssetIn, BetaWarning, asset
+from dagster import AssetExecutionContext, AssetIn, AssetKey, BetaWarning, asset
 
 from enrichment_dagster.assets.schemas import COLUMN_SCHEMA_KEY, pass_column_schema
 from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.engine.results import PassContext
+from enrichment_dagster.engine.run_snapshot import discard_run, run_silver
 from enrichment_dagster.engine.runner import run_pass
 from enrichment_dagster.engine.tables import (
     SilverBatch,
     outputs_from_table,
     pass_table,
-    read_silver,
     summarize_pass,
 )
 from enrichment_dagster.partitions import backfill_policy, hourly_partitions
@@ -93,8 +94,32 @@ def as_output(keys: list[str], tables: dict[str, pa.Table]) -> pa.Table | dict[s
     return tables[keys[0]] if len(keys) == 1 else {k: tables[k] for k in keys}
 
 
-def load_silver(storage: StorageResource, partition_key: str) -> SilverBatch:
-    return read_silver(storage.root, partition_key)
+#: The assets of a run that read Silver, in step order: the last one in the run's selection
+#: deletes the run's Silver snapshot (``engine.run_snapshot``) when it is done.
+SILVER_READERS = ("pass1", "pass2", "pass3", "silver_ai")
+
+
+def load_silver(context: AssetExecutionContext, storage: StorageResource, partition_key: str) -> SilverBatch:
+    """The run's prepared Silver partition: read from storage by the run's first step that
+    needs it, then from the run's snapshot (so a run reads Silver once, and every step sees
+    the same rows)."""
+    prepared = run_silver(storage.root, context.run.run_id, partition_key)
+    context.log.debug(f"Silver {partition_key}: {len(prepared.batch.records)} records from {prepared.source}")
+    return prepared.batch
+
+
+@contextmanager
+def releasing_silver(context: AssetExecutionContext, storage: StorageResource) -> Iterator[None]:
+    """Delete the run's Silver snapshots after this step when no later step of the run
+    reads them (whether this step succeeds or fails: a retry is a new run)."""
+    try:
+        yield
+    finally:
+        # The run's own selection (a subset of its job); none, or empty, for a whole job.
+        selection = context.run.asset_selection or context.job_def.asset_layer.selected_asset_keys
+        readers = [name for name in SILVER_READERS if AssetKey(name) in selection]
+        if readers and readers[-1] == context.asset_key.to_user_string():
+            discard_run(storage.root, context.run.run_id)
 
 
 def silver_problem_counts(batch: SilverBatch) -> dict[str, int]:
@@ -141,9 +166,20 @@ def _enrich(
     previous: Mapping[str, Mapping[str, PassContext]] | None = None,
 ) -> pa.Table | dict[str, pa.Table]:
     """Run one pass over every partition of the run; ``previous`` is per partition."""
+    with releasing_silver(context, storage):
+        return _enrich_partitions(context, pass_number, storage, llm, previous)
+
+
+def _enrich_partitions(
+    context: AssetExecutionContext,
+    pass_number: int,
+    storage: StorageResource,
+    llm: LLMResource,
+    previous: Mapping[str, Mapping[str, PassContext]] | None,
+) -> pa.Table | dict[str, pa.Table]:
     started = time.monotonic()
     keys = run_partition_keys(context)
-    batches = {key: load_silver(storage, key) for key in keys}
+    batches = {key: load_silver(context, storage, key) for key in keys}
     backend, config, cache = llm.make_backend(), llm.engine_config(), storage.cache()
     results_by_key = {}
     # One run at a time per pass and partition: a concurrent run waits, then reads the cache.

@@ -40,15 +40,16 @@ from enrichment_dagster.assets.passes import (
     by_partition,
     enrichment_asset,
     load_silver,
+    releasing_silver,
     run_partition_keys,
     silver_problem_counts,
 )
 from enrichment_dagster.assets.schemas import COLUMN_SCHEMA_KEY, silver_ai_column_schema
 from enrichment_dagster.checks import QualityThresholds
-from enrichment_dagster.engine.tables import build_silver_ai, count_silver_rows
+from enrichment_dagster.engine.tables import build_silver_ai, count_silver_rows, read_silver_ids
 from enrichment_dagster.partitions import backfill_policy, hourly_partitions
 from enrichment_dagster.resources import StorageResource
-from enrichment_dagster.storage.parquet import read_partition, write_partition
+from enrichment_dagster.storage.parquet import write_partition
 
 ASSET_KEY = AssetKey(checks.ASSET)
 
@@ -115,13 +116,25 @@ def silver_ai(
     storage: StorageResource,
     quality: QualityThresholds,
 ) -> Iterator[Any]:
+    with releasing_silver(context, storage):
+        yield from _build_partitions(context, pass1, pass2, pass3, storage, quality)
+
+
+def _build_partitions(
+    context: AssetExecutionContext,
+    pass1: Any,
+    pass2: Any,
+    pass3: Any,
+    storage: StorageResource,
+    quality: QualityThresholds,
+) -> Iterator[Any]:
     keys = run_partition_keys(context)
     passes = {1: by_partition(keys, pass1), 2: by_partition(keys, pass2), 3: by_partition(keys, pass3)}
     blocked = []
     for key in keys:
-        batch = load_silver(storage, key)
+        batch = load_silver(context, storage, key)
         table = build_silver_ai(batch, {n: passes[n][key] for n in (1, 2, 3)})
-        silver_ids = checks.storage_silver_ids(read_partition(storage.root, "silver", key))
+        silver_ids = checks.storage_silver_ids(read_silver_ids(storage.root, key))
         results = checks.evaluate(silver_ids, table, quality, len(batch.invalid_rows),
                                   count_silver_rows(storage.root, key), batch.rows_skipped)
         problems = silver_problem_counts(batch)

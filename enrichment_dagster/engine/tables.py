@@ -68,6 +68,14 @@ def count_silver_rows(root: StorageRoot, partition_key: str) -> int:
     return count_partition_rows(root, SILVER_DATASET, partition_key)
 
 
+def read_silver_ids(root: StorageRoot, partition_key: str) -> list[pa.Table]:
+    """The ``job_posting_id`` column of each Silver file of a partition (only that column
+    is fetched): what completeness compares silver_ai with, read independently of the
+    prepared batch."""
+    parts = read_partition_parts(root, SILVER_DATASET, partition_key, ["job_posting_id"])
+    return [part.table for part in parts]
+
+
 def prepare_silver(raw: pa.Table) -> SilverBatch:
     """:func:`prepare_silver_parts` of one table whose rows are named ``row N``."""
     return prepare_silver_parts([("", raw)])

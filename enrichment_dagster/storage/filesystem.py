@@ -177,6 +177,18 @@ class StorageRoot:
         except FileNotFoundError:
             pass
 
+    def delete_folder(self, fs_path: str) -> None:
+        """Remove a folder and everything under it; a folder that is not there is not an
+        error. On S3 a "folder" is its keys, deleted one by one (a run folder holds few)."""
+        if self.is_s3:
+            for entry in self.list_files(fs_path):
+                self.delete(entry.path)
+            return
+        try:
+            self.fs.delete_dir(fs_path)
+        except FileNotFoundError:
+            pass
+
     def write_bytes_atomic(self, fs_path: str, data: bytes) -> None:
         """Write ``data`` so that readers see the old file or the whole new one, never a part."""
         if self.is_s3:

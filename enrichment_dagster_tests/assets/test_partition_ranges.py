@@ -134,7 +134,61 @@ def test_completeness_reads_silver_from_storage() -> None:
     import pyarrow as pa
 
     raw = pa.table({"job_posting_id": ["a", "b", "b", None, ""]})
-    assert checks.storage_silver_ids(raw) == ["a", "b"]
+    assert checks.storage_silver_ids([raw]) == ["a", "b"]
     table = pa.table({"job_posting_id": ["a"]})
-    assert not checks.completeness(checks.storage_silver_ids(raw), table).passed
-    assert checks.completeness(checks.storage_silver_ids(raw), table, invalid_rows=1).passed
+    assert not checks.completeness(checks.storage_silver_ids([raw]), table).passed
+    assert checks.completeness(checks.storage_silver_ids([raw]), table, invalid_rows=1).passed
+    # Files that disagree on the id's type are each read on their own.
+    drifted = [pa.table({"job_posting_id": ["a", "5001"]}), pa.table({"job_posting_id": [5001.0, 7.0]})]
+    assert checks.storage_silver_ids(drifted) == ["a", "5001", "7"]
+
+
+@pytest.mark.parametrize("keys", [SAMPLE_PARTITIONS[:1], SAMPLE_PARTITIONS[:3]], ids=["one", "range"])
+def test_a_run_reads_each_silver_file_once(local_root: Path, keys: list[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """pass1, pass2, pass3 and silver_ai all need the prepared Silver; the run's first step
+    reads the files and the others its snapshot. Completeness reads the id column only."""
+    from enrichment_dagster.engine.run_snapshot import RUNS_DIR
+    from enrichment_dagster.storage import parquet
+
+    reads: list[tuple[str, tuple[str, ...] | None]] = []
+    real = parquet._read_file
+
+    def counting(root, fs_path, columns=None):  # noqa: ANN001, ANN202
+        if "/silver/" in fs_path and f"/{RUNS_DIR}/" not in fs_path:
+            reads.append((fs_path, tuple(columns) if columns is not None else None))
+        return real(root, fs_path, columns)
+
+    monkeypatch.setattr(parquet, "_read_file", counting)
+    defs = _defs(str(local_root))
+    instance = DagsterInstance.ephemeral()
+    if len(keys) == 1:
+        result = defs.resolve_job_def("enrich_job").execute_in_process(partition_key=keys[0], instance=instance)
+    else:
+        result = _run_range(defs, instance, keys)
+    assert result.success
+
+    files = sorted(str(p) for key in keys for p in (local_root / "silver").glob(
+        f"year={key[:4]}/month={key[5:7]}/day={key[8:10]}/hour={key[11:13]}/*.parquet"))
+    assert files
+    full = sorted(path for path, columns in reads if columns is None)
+    assert full == files, "each Silver file is read whole exactly once per run"
+    assert sorted(path for path, columns in reads if columns == ("job_posting_id",)) == files
+    assert len(reads) == 2 * len(files)
+    assert not list((local_root / RUNS_DIR).rglob("*.parquet")), "the run's snapshots are deleted"
+
+
+@pytest.mark.parametrize("selected", [["pass1"], ["pass1", "pass2"]])
+def test_a_run_of_some_passes_deletes_its_snapshot(local_root: Path, selected: list[str]) -> None:
+    from dagster import materialize
+
+    from enrichment_dagster.engine.run_snapshot import RUNS_DIR
+
+    defs = _defs(str(local_root))
+    assets = {"pass1": pass1, "pass2": pass2}
+    result = materialize([silver, *(assets[name] for name in selected)], resources=defs.resources,
+                         partition_key=SAMPLE_PARTITIONS[0], instance=DagsterInstance.ephemeral(),
+                         selection=selected)
+    assert result.success
+    assert read_partition(StorageResource(storage_uri=str(local_root)).root, selected[-1], SAMPLE_PARTITIONS[0])
+    assert not list((local_root / RUNS_DIR).rglob("*.parquet"))

@@ -66,11 +66,12 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from dagster import DagsterEventType, DagsterInstance, Definitions  # noqa: E402
 
-from enrichment_dagster.assets.passes import load_silver, pass1, pass2, pass3  # noqa: E402
+from enrichment_dagster.assets.passes import pass1, pass2, pass3  # noqa: E402
 from enrichment_dagster.assets.silver import silver  # noqa: E402
 from enrichment_dagster.assets.silver_ai import silver_ai  # noqa: E402
 from enrichment_dagster.checks import QualityThresholds  # noqa: E402
 from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output  # noqa: E402
+from enrichment_dagster.engine.tables import read_silver  # noqa: E402
 from enrichment_dagster.jobs import enrich_job  # noqa: E402
 from enrichment_dagster.llm.parsing import parse_answer  # noqa: E402
 from enrichment_dagster.llm.prices import get_model  # noqa: E402
@@ -258,7 +259,7 @@ def run_sequential(root: Path, key: str, backend: LLMBackend, llm: LLMResource) 
     Returns (seconds, complete answers). Reads Silver exactly as the assets do.
     """
     started = time.perf_counter()
-    batch = load_silver(StorageResource(storage_uri=str(root)), key)
+    batch = read_silver(StorageResource(storage_uri=str(root)).root, key)
     complete = 0
     for record in batch.records:
         outputs: dict[int, Any] = {}

@@ -37,7 +37,7 @@ ECS = "arn:aws:ecs:${Region}:${AccountId}"
 BUCKET = "arn:aws:s3:::${StorageBucket}"
 OBJECTS = BUCKET + "/${StoragePrefix}"
 MODELS = [f"arn:aws:bedrock:${{Region}}::foundation-model/${{ModelIdPass{n}}}" for n in (1, 2, 3)]
-OWN_DATASETS = ("pass1", "pass2", "pass3", "silver_ai", "_cache")
+OWN_DATASETS = ("pass1", "pass2", "pass3", "silver_ai", "_cache", "_leases", "_runs")
 CLUSTER_CONDITION = {"ArnEquals": {"ecs:cluster": ECS + ":cluster/${ClusterName}"}}
 TASKS = ECS + ":task/${ClusterName}/*"
 RUN_LOG_GROUP = "arn:aws:logs:${Region}:${AccountId}:log-group:${RunLogGroup}"
@@ -482,3 +482,46 @@ def test_batch_grants_cover_every_call_the_batch_code_makes(
     daemon = _filled("daemon-role.json")
     for call, kwargs in client.take():
         assert _allowed(daemon, call, kwargs["job_arn"]), call
+
+
+def test_run_task_grants_cover_every_folder_a_run_writes(tmp_path: Path) -> None:
+    """Run enrich_job for real on a local root and check that each top-level folder it left
+    (datasets, cache, leases, run snapshots: a local folder outlives its deleted files) is
+    readable, writable, deletable and listable under the run task's policy: a new folder
+    in the storage layout that the policy does not follow fails here, not on ECS."""
+    import shutil
+
+    from dagster import DagsterInstance, Definitions
+
+    from enrichment_dagster.assets.passes import pass1, pass2, pass3
+    from enrichment_dagster.assets.silver import silver
+    from enrichment_dagster.assets.silver_ai import silver_ai
+    from enrichment_dagster.checks import QualityThresholds
+    from enrichment_dagster.jobs import enrich_job
+    from enrichment_dagster.resources import LLMResource, StorageResource
+    from enrichment_dagster.sample_data import SAMPLE_PARTITIONS
+    from enrichment_dagster.storage.io_manager import ParquetIOManager
+
+    root = tmp_path / SAMPLE_VALUES["StoragePrefix"]
+    shutil.copytree(Path(__file__).resolve().parents[2] / "enrichment_dagster" / "sample_data" / "silver",
+                    root / "silver")
+    uri = str(root)
+    defs = Definitions(
+        assets=[silver, pass1, pass2, pass3, silver_ai], jobs=[enrich_job],
+        resources={"storage": StorageResource(storage_uri=uri), "llm": LLMResource(backend="heuristic"),
+                   "quality": QualityThresholds(), "parquet_io_manager": ParquetIOManager(storage_uri=uri)},
+    )
+    result = defs.resolve_job_def("enrich_job").execute_in_process(
+        partition_key=SAMPLE_PARTITIONS[0], instance=DagsterInstance.ephemeral())
+    assert result.success
+
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != "silver")
+    assert {"pass1", "silver_ai", "_cache", "_leases", "_runs"} <= set(folders)
+    policy = _filled("run-task-role.json")
+    bucket = f"arn:aws:s3:::{SAMPLE_VALUES['StorageBucket']}"
+    prefix = SAMPLE_VALUES["StoragePrefix"]
+    for folder in folders:
+        key = f"{prefix}/{folder}/year=2025/x.parquet"
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert _allowed(policy, action, f"{bucket}/{key}"), (action, folder)
+        assert _allowed(policy, "s3:ListBucket", bucket, prefix=f"{prefix}/{folder}/"), folder

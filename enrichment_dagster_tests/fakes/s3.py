@@ -73,3 +73,15 @@ def moto_s3() -> Iterator[MotoS3]:
             yield MotoS3(endpoint_url=endpoint_url, client=client)
         finally:
             server.stop()
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_root(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
+    """A fresh, empty ``StorageRoot``: ``tmp_path/root`` or ``s3://<fresh bucket>/root``, so
+    one test runs against a local folder and against moto S3."""
+    from enrichment_dagster.storage.filesystem import StorageRoot
+
+    if request.param == "local":
+        return StorageRoot(str(tmp_path / "root"))
+    moto_s3: MotoS3 = request.getfixturevalue("moto_s3")
+    return StorageRoot(moto_s3.storage_uri(), endpoint_url=moto_s3.endpoint_url)
