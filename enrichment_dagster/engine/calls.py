@@ -27,6 +27,7 @@ from enrichment_dagster.llm.types import (
     LLMRequest,
     LLMResponse,
     Message,
+    RecordInputs,
     ThrottledError,
     UnreachableError,
 )
@@ -235,8 +236,12 @@ def record_usage(env: CallEnv, response: LLMResponse, tally: CallTally) -> None:
 def build_request(
     env: CallEnv, item: PreparedRecord, messages: tuple[Message, ...], max_output_tokens: int
 ) -> LLMRequest:
-    """The request; ``context`` carries the record and earlier passes for offline backends
-    (keys: ``record``, ``description``, ``pass1``, ``pass2``)."""
+    """The request; a backend that ``reads_record`` also gets the posting and the earlier
+    passes (:class:`RecordInputs`), every other backend the prompt only."""
+    inputs = None
+    if env.backend.reads_record:
+        inputs = RecordInputs(record=item.record, description=item.record.description,
+                              pass1=item.context.pass1, pass2=item.context.pass2)
     return LLMRequest(
         record_id=item.record.job_posting_id,
         pass_number=env.pass_number,  # type: ignore[arg-type]
@@ -245,10 +250,5 @@ def build_request(
         max_output_tokens=max_output_tokens,
         output_schema=env.output_schema,
         temperature=env.config.temperature,
-        context={
-            "record": item.record,
-            "description": item.record.description,
-            "pass1": item.context.pass1,
-            "pass2": item.context.pass2,
-        },
+        inputs=inputs,
     )

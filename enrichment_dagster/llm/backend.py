@@ -13,6 +13,7 @@ class BaseBackend:
 
     name: str = "backend"
     answers_by_record: bool = False
+    reads_record: bool = False
 
     @property
     def cache_identity(self) -> str:

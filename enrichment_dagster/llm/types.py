@@ -9,7 +9,11 @@ same path. Backends must be thread-safe: the engine calls ``complete`` from a wo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output
+    from enrichment_dagster.contracts.silver import SilverRecord
 
 PassNumber = Literal[1, 2, 3]
 
@@ -39,6 +43,23 @@ class Message:
 
 
 @dataclass(frozen=True)
+class RecordInputs:
+    """The posting itself, for a backend that answers from it instead of from the prompt.
+
+    Only the rules backend does (``LLMBackend.reads_record``): re-parsing its own prompt
+    would lose information. The engine builds this only for such a backend, so a model
+    backend never holds Silver objects. ``description`` is ``record.description``, already
+    cleaned by the engine; ``pass1``/``pass2`` the earlier answers, None when absent or
+    unusable (the rules then compute their own).
+    """
+
+    record: SilverRecord
+    description: str | None = None
+    pass1: Pass1Output | None = None
+    pass2: Pass2Output | None = None
+
+
+@dataclass(frozen=True)
 class LLMRequest:
     """One call to a model: everything a backend needs and nothing it must look up."""
 
@@ -49,9 +70,8 @@ class LLMRequest:
     max_output_tokens: int
     output_schema: dict[str, Any] | None = None
     temperature: float = 0.0
-    #: Opaque context for offline backends (the heuristic reads the cleaned posting and
-    #: earlier passes from it instead of re-parsing the prompt). Model backends ignore it.
-    context: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: Set only for a backend that ``reads_record`` (see :class:`RecordInputs`).
+    inputs: RecordInputs | None = field(default=None, compare=False)
 
     @property
     def system(self) -> str:
@@ -147,6 +167,8 @@ class LLMBackend(Protocol):
     (a backend whose answers come from rules adds their version, so changed rules never serve
     stale answers); ``answers_by_record`` says an answer depends on the record's id, not on
     the prompt alone (replay), so identical prompts of two records are never shared;
+    ``reads_record`` says it answers from the posting itself (the rules), so the engine
+    gives it :class:`RecordInputs`; every other backend gets the prompt only.
     ``cost_usd`` prices one call and raises ``ConfigurationError`` for a model it cannot
     price (the engine asks it once before any call); ``complete`` makes exactly one
     attempt and reports what happened (the engine alone retries and paces).
@@ -156,6 +178,7 @@ class LLMBackend(Protocol):
     name: str
     cache_identity: str
     answers_by_record: bool
+    reads_record: bool
 
     def cost_usd(self, model_id: str, input_tokens: int, output_tokens: int) -> float: ...
 

@@ -40,6 +40,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from enrichment_dagster.contracts.passes import Pass1Output, Pass2Output, Pass3O
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.llm.heuristic import HeuristicBackend
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
-from enrichment_dagster.llm.types import LLMRequest
+from enrichment_dagster.llm.types import LLMRequest, RecordInputs
 from enrichment_dagster.rules.pass1 import clear_cache
 
 #: Alias table for skill names (lower-case). Applied before the vendor word is dropped.
@@ -146,14 +147,14 @@ def load(labels_dir: Path) -> tuple[list[SilverRecord], dict[str, dict[str, Any]
     return postings, labels
 
 
-def _request(record: SilverRecord, pass_number: int, context: dict[str, Any]) -> LLMRequest:
+def _request(record: SilverRecord, pass_number: int, inputs: RecordInputs) -> LLMRequest:
     return LLMRequest(
         record_id=record.job_posting_id,
         pass_number=pass_number,  # type: ignore[arg-type]
         messages=(),
         model_id="heuristic",
         max_output_tokens=0,
-        context=context,
+        inputs=inputs,
     )
 
 
@@ -162,21 +163,21 @@ def run_record(
 ) -> tuple[list[ParsedAnswer], float, float]:
     """All three passes of one record: (parsed answers, backend CPU s, parse CPU s).
 
-    The context is the engine's (``record``, ``description``, earlier passes); the cleaned
+    The inputs are the engine's (record, description, earlier passes); the cleaned
     description is computed once per record by the engine, outside the backend's time.
     """
-    context: dict[str, Any] = {"record": record, "description": record.description}
+    inputs = RecordInputs(record=record, description=record.description)
     parsed: list[ParsedAnswer] = []
     backend_s = parse_s = 0.0
     for pass_number in (1, 2, 3):
         started = time.process_time()
-        response = backend.complete(_request(record, pass_number, context))
+        response = backend.complete(_request(record, pass_number, inputs))
         backend_s += time.process_time() - started
         started = time.process_time()
         answer = parse_answer(response.text, pass_number)
         parse_s += time.process_time() - started
         parsed.append(answer)
-        context[f"pass{pass_number}"] = answer.output
+        inputs = replace(inputs, **{f"pass{pass_number}": answer.output}) if pass_number < 3 else inputs
     return parsed, backend_s, parse_s
 
 

@@ -11,12 +11,11 @@ from typing import Any
 
 import pytest
 
-from enrichment_dagster.contracts.passes import Pass3Output
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.llm.heuristic import HeuristicBackend
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
 from enrichment_dagster.llm.registry import make_backend
-from enrichment_dagster.llm.types import InvalidRequestError, LLMBackend, LLMRequest
+from enrichment_dagster.llm.types import InvalidRequestError, LLMBackend, LLMRequest, RecordInputs
 from enrichment_dagster.rules import answers
 
 BACKEND = HeuristicBackend()
@@ -38,7 +37,7 @@ def request(pass_number: int, **context: Any) -> LLMRequest:
         messages=(),
         model_id="heuristic",
         max_output_tokens=0,
-        context={"record": RECORD, **context},
+        inputs=RecordInputs(record=RECORD, **context),
     )
 
 
@@ -79,7 +78,7 @@ def test_the_cache_identity_is_the_rules_version() -> None:
 
 def test_missing_record_is_an_invalid_request() -> None:
     with pytest.raises(InvalidRequestError):
-        BACKEND.complete(LLMRequest("1", 1, (), "heuristic", 0, context={}))
+        BACKEND.complete(LLMRequest("1", 1, (), "heuristic", 0))
 
 
 def test_unknown_pass_or_bad_earlier_answer_is_an_invalid_request() -> None:
@@ -89,17 +88,8 @@ def test_unknown_pass_or_bad_earlier_answer_is_an_invalid_request() -> None:
         BACKEND.complete(request(2, pass1="not an answer"))
 
 
-def test_earlier_passes_may_be_given_as_dicts() -> None:
-    first = answer(1).output
-    assert first is not None
-    second = answer(2, pass1=first.model_dump())
-    assert second.output is not None
-    third = answer(3, pass1=first.model_dump(), pass2=second.output.model_dump())
-    assert isinstance(third.output, Pass3Output)
-
-
-def test_the_engine_context_description_changes_nothing() -> None:
-    """The engine passes ``record.description`` in the context; the answers are the same."""
+def test_the_engines_description_changes_nothing() -> None:
+    """The engine passes ``record.description`` in the inputs; the answers are the same."""
     plain = [BACKEND.complete(request(n)).text for n in (1, 2, 3)]
     with_description = [
         BACKEND.complete(request(n, description=RECORD.description)).text for n in (1, 2, 3)
