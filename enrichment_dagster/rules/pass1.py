@@ -78,7 +78,7 @@ def analyze(record: SilverRecord, description: str | None = None) -> Facts:
     """Run every rule module over ``record`` (cached on the fields the rules read).
 
     ``description`` is ``record.description`` when the caller already has it (the engine
-    passes it in the request context); otherwise it is read here (memoised on the text, so
+    passes it in the request inputs); otherwise it is read here (memoised on the text, so
     the three passes of one record pay for the cleaning once), which also gives the HTML
     fallback of a record without description text.
     """
