@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from dagster import BetaWarning, Definitions
+from dagster import BetaWarning, Definitions, in_process_executor
 
 from enrichment_dagster.assets.consensus import model_consensus
 from enrichment_dagster.assets.gold import GOLD_ASSET_DEFS, gold_job
@@ -36,6 +36,11 @@ def build_defs(
     asset list by hand, so what they run is what is deployed."""
     defs = Definitions(
         assets=[silver, pass1, pass2, pass3, silver_ai, model_consensus, *GOLD_ASSET_DEFS],
+        # A run's steps are a chain (pass1 -> pass2 -> pass3 -> silver_ai) and the pool is
+        # held per run, so a process per step buys no parallelism; it cost 2-3 s of start-up
+        # per step, 3x the run time of a small partition (docs/benchmarks.md, 4.1). A crashing
+        # step fails the run either way: nothing downstream of it can run.
+        executor=in_process_executor,
         jobs=[enrich_job, gold_job, batch_backfill_job],
         sensors=[new_silver_partitions, batch_backfill_sensor],
         schedules=[retry_failed],
