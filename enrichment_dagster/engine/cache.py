@@ -1,11 +1,13 @@
 """Content-addressed answers and the attempts ledger, both in the :class:`CacheStore`.
 
 The key of an answer is the sha256 of everything that determines it: pass, backend, model,
-prompt version, schema version and the hash of the model input. The model input hash leaves out
-the ``RECORD_ID:`` line of the prompt (the renderer puts it there for routing and tests):
-two postings with identical content get identical answers, so duplicates inside a batch,
-across partitions and across runs are paid for once. A prompt or contract change changes
-the key, so stale answers are never reused (fault 10 of the old system).
+prompt version, schema version and the hash of the model input (the messages exactly as
+sent). The record id is not part of the model input: the prompt never holds it (backends
+send it beside the prompt, e.g. Bedrock ``requestMetadata``), so two postings with identical
+content have identical input and share one key, and duplicates inside a batch, across
+partitions and across runs are paid for once. Only a backend whose answer depends on the id
+itself (replay) binds the id into the hash (:func:`record_input_hash`). A prompt or contract
+change changes the key, so stale answers are never reused (fault 10 of the old system).
 
 Only complete answers are stored. Failures are not, so a re-run retries exactly them; their
 count per key is kept in a small ledger (``_cache/ab/cd/<key>.attempts.json``) so that
@@ -23,7 +25,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,18 +40,26 @@ log = logging.getLogger(__name__)
 #: so the format stays 1: every answer ever stored remains readable, never paid for again.
 PAYLOAD_FORMAT = 1
 LEDGER_SUFFIX = ".attempts.json"
-_RECORD_ID_LINE = re.compile(r"^RECORD_ID:[^\n]*$", re.MULTILINE)
 
 
 def content_hash(messages: tuple[Message, ...]) -> str:
-    """sha256 of the model input without its ``RECORD_ID:`` line (see module docstring)."""
+    """sha256 of the model input: every message's role and content as sent (the record id
+    is not among them, see the module docstring)."""
     digest = hashlib.sha256()
     for message in messages:
         digest.update(message.role.encode())
         digest.update(b"\x00")
-        digest.update(_RECORD_ID_LINE.sub("RECORD_ID: -", message.content).encode())
+        digest.update(message.content.encode())
         digest.update(b"\x01")
     return digest.hexdigest()
+
+
+def record_input_hash(record_id: str, messages: tuple[Message, ...]) -> str:
+    """The input hash for a backend whose answer depends on the record id, not on the prompt
+    alone (``answers_by_record``, e.g. replay): the content hash bound to the id, since the
+    messages do not hold it. Two ids with the same posting then never share an answer."""
+    material = json.dumps(["record", record_id, content_hash(messages)])
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def answer_key(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from enrichment_dagster.contracts.silver import SilverRecord
-from enrichment_dagster.engine.cache import answer_key, content_hash
+from enrichment_dagster.engine.cache import answer_key, content_hash, record_input_hash
 from enrichment_dagster.engine.results import PassContext
 from enrichment_dagster.prompts.render import PromptBudget, RenderedPrompt, render_prompt
 
@@ -21,7 +21,8 @@ class PreparedRecord:
     record: SilverRecord
     context: PassContext
     rendered: RenderedPrompt
-    #: Hash of the model input without the record id (see engine.cache.content_hash).
+    #: Hash of the model input, which holds no record id (engine.cache.content_hash), or
+    #: for a backend that answers by record, that hash bound to the id (record_input_hash).
     input_hash: str
     key: str
 
@@ -80,14 +81,18 @@ def prepare_record(
 ) -> PreparedRecord:
     """Render the prompt of one record and derive its answer key.
 
-    The key ignores the record id, so two ids with the same posting share one answer;
-    ``by_record`` keeps the id in it, for backends whose answer depends on the id itself
-    (replay reads ``<record_id>/pass{N}-<model>-raw.txt``).
+    The prompt holds no record id, so two ids with the same posting get the same key and
+    share one answer; ``by_record`` binds the id into the key, for backends whose answer
+    depends on the id itself (replay reads ``<record_id>/pass{N}-<model>-raw.txt``).
     """
     context = context or PassContext()
     rendered = render_prompt(
         pass_number, record, pass1=context.pass1, pass2=context.pass2, budget=budget
     )
-    input_hash = rendered.input_hash if by_record else content_hash(rendered.messages)
+    input_hash = (
+        record_input_hash(record.job_posting_id, rendered.messages)
+        if by_record
+        else content_hash(rendered.messages)
+    )
     key = answer_key(pass_number, backend_name, model_id, rendered.prompt_version, input_hash)
     return PreparedRecord(index, record, context, rendered, input_hash, key)

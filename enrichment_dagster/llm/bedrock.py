@@ -15,6 +15,10 @@ retries, paced by the shared throttle governor (one retry loop, not two stacked 
 the old client). ``max_attempts > 1`` lets botocore retry underneath, for standalone use.
 
 ``latency_s`` is wall time for the whole call, retries and backoff included.
+
+Every call carries ``requestMetadata`` (see :func:`request_metadata`): the record and the
+pass, beside the prompt and not in it, so Bedrock's model-invocation logs say which
+posting each call was for.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ from enrichment_dagster.llm.types import (
     ThrottledError,
     TransientError,
     UnreachableError,
+    record_tag,
 )
 
 ENDPOINT_ENV = "BEDROCK_ENDPOINT_URL"
@@ -181,6 +186,7 @@ def build_converse_kwargs(request: LLMRequest, spec: ModelSpec) -> dict[str, Any
             "maxTokens": request.max_output_tokens,
             "temperature": request.temperature,
         },
+        "requestMetadata": request_metadata(request),
     }
     system = [{"text": m.content} for m in request.messages if m.role == "system"]
     if system:
@@ -190,6 +196,24 @@ def build_converse_kwargs(request: LLMRequest, spec: ModelSpec) -> dict[str, Any
     if spec.output_format == "tool_use" and request.output_schema is not None:
         kwargs["toolConfig"] = _output_tool(request.output_schema)
     return kwargs
+
+
+def request_metadata(request: LLMRequest) -> dict[str, str]:
+    """Converse ``requestMetadata`` of ``request``: ``record_id`` and ``pass``.
+
+    Why: Bedrock records this string-to-string map with the call in its model-invocation
+    logs (when invocation logging is on in the Region) and lets the logs be filtered by it,
+    so an operator finds every call made for one posting, and for which pass, without the
+    id being in the prompt, where the model would be billed for it on every call.
+
+    Bedrock's constraints (bedrock-runtime service model): 1 to 16 entries; keys 1 to 256
+    and values 0 to 256 characters of ``[a-zA-Z0-9\\s:_@$#=/+,-.]``. botocore checks only
+    the minimum lengths before sending; Bedrock refuses anything else with a
+    ValidationException, which would fail the record. So ``record_id`` is
+    :func:`~enrichment_dagster.llm.types.record_tag`: the id itself when it satisfies them
+    (every real posting id), else ``sha256:<hex of its UTF-8 bytes>``, never omitted.
+    """
+    return {"record_id": record_tag(request.record_id), "pass": str(request.pass_number)}
 
 
 def _converse_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:

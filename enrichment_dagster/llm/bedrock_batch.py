@@ -127,10 +127,19 @@ def job_id(job_arn: str) -> str:
 
 
 def input_line(record_id: str, request: LLMRequest, spec: ModelSpec) -> bytes:
-    """One JSONL input line: the on-demand Converse body without ``modelId`` and tools."""
+    """One JSONL input line: the on-demand Converse body without ``modelId``, tools and
+    ``requestMetadata``.
+
+    ``record_id`` becomes the line's ``recordId``, which names the record in the output
+    line; the engine passes the answer's cache key. ``requestMetadata`` is left out because
+    Bedrock documents request metadata for the bedrock-runtime calls (Converse,
+    InvokeModel and their streaming forms), not for batch records, and ``recordId``
+    already says whose line it is.
+    """
     body = build_converse_kwargs(request, spec)
     body.pop("modelId", None)
     body.pop("toolConfig", None)
+    body.pop("requestMetadata", None)
     line = {"recordId": record_id, "modelInput": body}
     return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 

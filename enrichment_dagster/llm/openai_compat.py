@@ -17,6 +17,14 @@ engine's multiplied the requests (one 5xx cost 9 requests, one 429 cost 27) and 
 thread, outside the governor. A ``Retry-After`` header is kept on the error as
 ``retry_after_s`` for whoever wants to read it; the governor decides the pause.
 
+Record id: sent in the standard ``user`` field (as
+:func:`~enrichment_dagster.llm.types.record_tag`), never in the prompt. ``user`` is a plain
+string in every version of the Chat Completions schema, so any OpenAI-compatible server
+takes it without extra flags (vLLM documents that it accepts and ignores it; llama.cpp and
+Ollama ignore it), and gateways and proxies in front of a server can log it. Not
+``metadata``: it came later, with OpenAI's stored completions, and is not part of every
+compatible server's request schema.
+
 Prices: any model id is accepted. A model that is in the price table is costed at its table
 price; a model that is not is treated as **self-hosted and costs 0** (see :meth:`cost_usd`).
 This is a deliberate, documented exception to the "no default price" rule, which only holds
@@ -49,6 +57,7 @@ from enrichment_dagster.llm.types import (
     ThrottledError,
     TransientError,
     UnreachableError,
+    record_tag,
 )
 
 BASE_URL_ENV = "OPENAI_BASE_URL"
@@ -114,13 +123,15 @@ class OpenAICompatibleBackend(BaseBackend):
         return get_model(model_id).cost_usd(input_tokens, output_tokens)
 
     def build_body(self, request: LLMRequest) -> dict[str, Any]:
-        """The chat-completions request body for ``request``."""
+        """The chat-completions request body for ``request``; the record travels in
+        ``user`` (see the module docstring), not in the messages."""
         body: dict[str, Any] = {
             "model": request.model_id,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             "max_tokens": request.max_output_tokens,
             "temperature": request.temperature,
             "stream": False,
+            "user": record_tag(request.record_id),
         }
         wants_json = request.output_schema is not None if self.json_mode is None else self.json_mode
         if wants_json:

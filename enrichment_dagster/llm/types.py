@@ -8,6 +8,8 @@ same path. Backends must be thread-safe: the engine calls ``complete`` from a wo
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -32,6 +34,36 @@ def valid_text(text: str) -> str:
     except UnicodeEncodeError:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return text
+
+
+#: What :func:`record_tag` sends verbatim: Bedrock's ``requestMetadata`` value alphabet
+#: (``[a-zA-Z0-9\s:_@$#=/+,-.]{0,256}`` in the bedrock-runtime service model), ASCII only,
+#: at least one character and without whitespace (a tag with a space or a line break is
+#: hard to read and to filter on in a log), so it passes every field that carries it.
+_TAG_VERBATIM = re.compile(r"[A-Za-z0-9:_@$#=/+,.-]{1,256}", re.ASCII)
+#: Marks a tag that is a digest, not an id; a verbatim tag never starts with it.
+TAG_DIGEST_PREFIX = "sha256:"
+
+
+def record_tag(record_id: str) -> str:
+    """The record id as it travels beside the prompt (Bedrock ``requestMetadata``, the
+    OpenAI ``user`` field), never in it.
+
+    Why a tag and not the id: an id is arbitrary text from Silver (``../x``, ``résumé-東京``,
+    5,000 digits), but Bedrock refuses the whole call with a ValidationException when a
+    ``requestMetadata`` value is longer than 256 characters or holds a character outside
+    its pattern, and that would fail a record for its id alone. So an id made only of those
+    characters (whitespace left out) and at most 256 long goes as it is, as every real
+    posting id (digits) does; any other id goes as ``sha256:`` + the hex sha256
+    of its UTF-8 bytes (71 characters). The digest is deterministic, so an operator
+    finds such a posting's calls by computing it (``record_tag(id)``); an id that itself
+    starts with ``sha256:`` is digested too, so two ids never share a tag.
+    """
+    if _TAG_VERBATIM.fullmatch(record_id) and not record_id.startswith(TAG_DIGEST_PREFIX):
+        return record_id
+    digest = hashlib.sha256(record_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return TAG_DIGEST_PREFIX + digest
+
 
 Role = Literal["system", "user", "assistant"]
 
@@ -61,7 +93,12 @@ class RecordInputs:
 
 @dataclass(frozen=True)
 class LLMRequest:
-    """One call to a model: everything a backend needs and nothing it must look up."""
+    """One call to a model: everything a backend needs and nothing it must look up.
+
+    ``record_id`` is not in ``messages``: the model is not billed for it and identical
+    postings share one cached answer. Backends send it beside the prompt, as
+    :func:`record_tag` (Bedrock ``requestMetadata``, the OpenAI ``user`` field).
+    """
 
     record_id: str
     pass_number: PassNumber

@@ -7,6 +7,11 @@ data between markers derived from its own hash, which the posting cannot forge.
 Earlier passes travel as compact JSON without nulls and ``not_mentioned`` and are never
 cut; when a prompt exceeds its token budget only the description is shortened, and the
 prompt says so.
+
+The record id is not in the prompt: the model does not need it (and would be billed for it
+on every call), and two postings with the same content must render the same input so that
+they share one cached answer. Backends send the id beside the prompt
+(:class:`~enrichment_dagster.llm.types.LLMRequest` ``record_id``).
 """
 
 from __future__ import annotations
@@ -53,7 +58,6 @@ class RenderedPrompt:
     pass_number: int
     messages: tuple[Message, ...]
     prompt_version: str
-    input_hash: str
     description_shortened: bool
     estimated_input_tokens: int
 
@@ -114,9 +118,31 @@ def system_prompt(pass_number: int) -> str:
 
 @cache
 def prompt_version(pass_number: int) -> str:
-    """Changes whenever the template, the rules or the contract change: the cache key uses it."""
-    digest = hashlib.sha256(f"{SCHEMA_VERSION}\n{system_prompt(pass_number)}".encode())
+    """Changes whenever the template, the rules, the contract or the layout of the user
+    message change: the cache key uses it, and the tables report it."""
+    material = f"{SCHEMA_VERSION}\n{system_prompt(pass_number)}\n{user_layout()}"
+    digest = hashlib.sha256(material.encode())
     return f"p{pass_number}-{digest.hexdigest()[:12]}"
+
+
+@cache
+def user_layout() -> str:
+    """The fixed text of every user message (labels, their order, the fence, the closing
+    line), rendered around placeholders.
+
+    Why: that text is written in code, not in a template file, yet it is as much the prompt
+    as the templates are; being part of :func:`prompt_version`, a change to it changes the
+    version (and so the cache key and the version the tables report) as a template change
+    does.
+    """
+    record = SilverRecord(
+        job_posting_id="0", job_title="{title}", company_name="{company}",
+        job_location="{location}", country_code="{country}", salary_min=1.0, salary_max=2.0,
+        salary_currency="{currency}", salary_period="{period}",
+        job_seniority_level="{seniority}", job_employment_type="{employment}",
+        job_num_applicants=3, job_description_text="{description}",
+    )
+    return _user_message(record, record.description, "{context}", "{note}")
 
 
 @cache
@@ -201,7 +227,6 @@ def _user_message(record: SilverRecord, description: str, context: str, note: st
         description.replace(opening, "").replace(closing, "") or "(the posting has no description)"
     )
     parts = [
-        f"RECORD_ID: {record.job_posting_id}",
         "Job-board facts (structured, trusted):",
         _facts(record) or "- none",
     ]
@@ -242,12 +267,10 @@ def render_prompt(
         user = _user_message(record, _shorten(description, kept), context, note)
         shortened = True
     messages = (Message("system", system), Message("user", user))
-    digest = hashlib.sha256(f"{system}\x00{user}".encode()).hexdigest()
     return RenderedPrompt(
         pass_number=pass_number,
         messages=messages,
         prompt_version=prompt_version(pass_number),
-        input_hash=digest,
         description_shortened=shortened,
         estimated_input_tokens=budget.tokens(len(system) + len(user)),
     )

@@ -71,6 +71,27 @@ def test_batch_answers_fill_the_cache_and_the_rest_goes_on_demand(fake, env) -> 
     assert again.records == 0 and again.already_cached == 240
 
 
+def test_batch_lines_are_routed_by_record_id_not_by_prompt_text(fake, env) -> None:
+    """The prompt holds no record id and the line no requestMetadata: the fake model sees
+    each line's ``recordId`` (the answer's cache key), so a script for one key hits exactly
+    that record."""
+    root, cache, client = env
+    records = make_records(100)
+    plan = batch.plan_pass(records, 1, EngineConfig(), cache, root, batch.BatchOptions(ROLE))
+    keys = {item.key: item.record.job_posting_id for chunk in plan.chunks for item, _ in chunk}
+    for chunk in plan.chunks:
+        for _, line in chunk:
+            assert "requestMetadata" not in json.loads(line)["modelInput"]
+    broken = sorted(keys)[0]
+    fake.configure(fail_records={broken: "always_validation"})
+    batch.submit_plan(plan, root, client, batch.BatchOptions(ROLE))
+    [entry] = batch.wait_and_collect(root, cache, client, EngineConfig(), poll_s=0.05)
+    assert entry.outcome["errors"] == 1 and entry.outcome["answered"] == 99
+    assert read_answer(cache, broken) is None
+    assert set(fake.stats.per_record_calls) == set(keys)
+    assert set(fake.batch.billed_per_record) == set(keys) - {broken}
+
+
 def test_fewer_than_min_records_are_left_on_demand(fake, env) -> None:
     root, cache, client = env
     plan, entries = _submit(make_records(99), root, cache, client)

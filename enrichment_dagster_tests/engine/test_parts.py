@@ -9,7 +9,14 @@ import pytest
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine import EngineConfig, Pacer, ThrottleGovernor, TokenBucket, run_pass
 from enrichment_dagster.engine.budget import BudgetGuard
-from enrichment_dagster.engine.cache import CachedAnswer, answer_key, content_hash, read_answer
+from enrichment_dagster.engine.cache import (
+    CachedAnswer,
+    answer_key,
+    content_hash,
+    read_answer,
+    record_input_hash,
+)
+from enrichment_dagster.engine.prepare import prepare_record
 from enrichment_dagster.llm.backend import BaseBackend
 from enrichment_dagster.llm.parsing import parse_answer
 from enrichment_dagster.llm.types import (
@@ -19,6 +26,7 @@ from enrichment_dagster.llm.types import (
     Message,
     TransientError,
 )
+from enrichment_dagster.prompts.render import PromptBudget
 from enrichment_dagster_tests.engine.answers import full_answer
 from enrichment_dagster_tests.engine.conftest import make_records
 
@@ -174,14 +182,34 @@ def test_budget_guard_refuses_once_spent_and_waits_for_reservations():
     assert not guard.admit(0.1)
 
 
-def test_content_hash_ignores_the_record_id_line():
-    one = (Message("system", "rules"), Message("user", "RECORD_ID: 1\nposting"))
-    two = (Message("system", "rules"), Message("user", "RECORD_ID: 2\nposting"))
-    other = (Message("system", "rules"), Message("user", "RECORD_ID: 1\nanother"))
-    assert content_hash(one) == content_hash(two) != content_hash(other)
+def test_content_hash_is_the_messages_as_sent():
+    one = (Message("system", "rules"), Message("user", "posting"))
+    same = (Message("system", "rules"), Message("user", "posting"))
+    other = (Message("system", "rules"), Message("user", "another"))
+    moved = (Message("system", "rulesposting"), Message("user", ""))
+    assert content_hash(one) == content_hash(same) != content_hash(other)
+    assert content_hash(one) != content_hash(moved)  # message boundaries count
+    # Nothing is stripped: a line that looks like the old routing line is content too.
+    assert content_hash(one) != content_hash(
+        (Message("system", "rules"), Message("user", "RECORD_ID: 1\nposting")))
     key = answer_key(1, "bedrock", "m", "p1-x", content_hash(one))
     assert key != answer_key(1, "bedrock", "m", "p1-y", content_hash(one))
     assert key != answer_key(1, "heuristic", "m", "p1-x", content_hash(one))
+
+
+def test_two_ids_with_identical_content_share_one_key_unless_answers_are_by_record():
+    text = "Remote. 5+ years of Python and SQL. Salary 120k."
+    one, two = (SilverRecord(job_posting_id=i, job_title="Data Engineer",
+                             job_description_text=text) for i in ("4001", "4002"))
+    first = prepare_record(0, one, 1, "bedrock", "m", None, PromptBudget())
+    second = prepare_record(1, two, 1, "bedrock", "m", None, PromptBudget())
+    assert first.rendered.messages == second.rendered.messages  # the id is not in the input
+    assert first.key == second.key and first.input_hash == content_hash(first.rendered.messages)
+    # A backend whose answer depends on the id (replay) binds it into the key instead.
+    by_one = prepare_record(0, one, 1, "replay", "m", None, PromptBudget(), by_record=True)
+    by_two = prepare_record(1, two, 1, "replay", "m", None, PromptBudget(), by_record=True)
+    assert by_one.key != by_two.key
+    assert by_one.input_hash == record_input_hash("4001", by_one.rendered.messages)
 
 
 def test_cached_answer_round_trips_and_a_corrupt_entry_is_a_miss(cache):

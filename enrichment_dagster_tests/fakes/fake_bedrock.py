@@ -11,7 +11,10 @@ Messages body). Streaming routes are not served: the project does not use them.
 
 What a request gets, decided in this order:
 
-1. ``known_models`` set and the id is not in it → ``ValidationException`` (as Bedrock does).
+1. ``known_models`` set and the id is not in it, or a Converse ``requestMetadata`` that breaks
+   Bedrock's constraints (entry count, key and value length and pattern, read from botocore's
+   bedrock-runtime service model; botocore itself checks only minimum lengths) →
+   ``ValidationException`` (as Bedrock does).
 2. More than ``max_in_flight`` requests open, or the ``rpm_limit`` sliding window is full →
    a real ``ThrottlingException`` (429 + ``x-amzn-ErrorType`` + JSON message).
 3. A scripted failure: first the FIFO queue (:meth:`FakeBedrock.fail_next`), then the
@@ -20,8 +23,13 @@ What a request gets, decided in this order:
    else a minimal JSON object for the pass; possibly mutated (malformed, truncated,
    reasoning-only). ``openai.*`` models get a reasoning block first, as gpt-oss does.
 
-The pass is read from a line ``OUTPUT_CONTRACT: pass{N}`` in the system prompt and the
-record id from a line ``RECORD_ID: <id>`` in the user message.
+The pass is read from a line ``OUTPUT_CONTRACT: pass{N}`` in the system prompt. The record
+id is read from where the real APIs carry it beside the prompt, never from the prompt text:
+``requestMetadata.record_id`` of a Converse body, ``user`` of an OpenAI chat body
+(``metadata.user_id`` of an Anthropic Messages body) on InvokeModel, and the ``recordId`` of
+a batch input line (:mod:`~enrichment_dagster_tests.fakes.fake_bedrock_batch`). It is the
+tag the backends send (:func:`~enrichment_dagster.llm.types.record_tag`): the posting id
+itself, or ``sha256:<hex>`` for an id Bedrock would refuse.
 
 Run alone (for benchmarks whose model calls come from other processes, e.g. the run
 workers of ``dagster dev``)::
@@ -59,11 +67,13 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import botocore.session
 import pytest
 
 from enrichment_dagster.llm.replay import model_slug
@@ -72,7 +82,6 @@ from enrichment_dagster_tests.fakes.fake_bedrock_batch import FakeBatchPlane
 AnswerFn = Callable[[Mapping[str, Any], str], str]
 
 _ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<op>converse|invoke)$")
-_RECORD_ID = re.compile(r"^\s*RECORD_ID:\s*(\S+)\s*$", re.MULTILINE)
 _PASS = re.compile(r"OUTPUT_CONTRACT:\s*pass([123])\b")
 _ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 
@@ -203,6 +212,8 @@ class _Parsed:
     pass_number: int | None
     max_tokens: int | None
     tool_name: str | None
+    #: Why Bedrock would refuse the body before any model sees it, or None.
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -341,8 +352,14 @@ class FakeBedrock:
         return data
 
     # ------------------------------------------------------------------ serving
-    def serve(self, operation: str, model_id: str, raw_body: bytes) -> _Reply:
-        """The reply to one request; the handler sleeps ``delay_s`` before sending it."""
+    def serve(
+        self, operation: str, model_id: str, raw_body: bytes, record_id: str | None = None
+    ) -> _Reply:
+        """The reply to one request; the handler sleeps ``delay_s`` before sending it.
+
+        ``record_id`` is given by callers that carry it outside the body (the batch plane
+        passes each line's ``recordId``); otherwise it is read from the body's metadata.
+        """
         try:
             body = json.loads(raw_body or b"{}")
         except json.JSONDecodeError:
@@ -350,12 +367,14 @@ class FakeBedrock:
         if not isinstance(body, dict):
             return _error_reply("validation", "Request body must be a JSON object.")
         parsed = _parse_request(operation, model_id, body)
+        if record_id is not None:
+            parsed = replace(parsed, record_id=record_id)
         with self._lock:
             config = self._config
             self._count_call(parsed)
             kind = self._decide(parsed, config)
         if kind in ERROR_KINDS:
-            return self._error(kind, parsed)
+            return self._error(kind, parsed, parsed.invalid if kind == "validation" else None)
         try:
             answer = self._answer_text(parsed, config)
         except FileNotFoundError as exc:
@@ -384,6 +403,8 @@ class FakeBedrock:
 
     def _decide(self, parsed: _Parsed, config: FakeBedrockConfig) -> str | None:
         """Failure kind, mutation kind, ``sleep:<s>`` or None (plain answer). Under the lock."""
+        if parsed.invalid is not None:
+            return "validation"
         if config.known_models is not None and parsed.model_id not in config.known_models:
             return "validation"
         if (
@@ -493,21 +514,90 @@ def _parse_request(operation: str, model_id: str, body: Mapping[str, Any]) -> _P
         system_text, user_text = _converse_texts(body)
         max_tokens = (body.get("inferenceConfig") or {}).get("maxTokens")
         tool_name = _forced_tool(body)
+        record_id = _converse_record_id(body)
+        invalid = _request_metadata_problem(body.get("requestMetadata"))
     else:
         system_text, user_text = _invoke_texts(body)
         max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
         tool_name = None
+        record_id = _invoke_record_id(body)
+        invalid = None
     return _Parsed(
         operation=operation,
         model_id=model_id,
         body=body,
         system_text=system_text,
         user_text=user_text,
-        record_id=_first(_RECORD_ID, user_text) or _first(_RECORD_ID, system_text),
+        record_id=record_id,
         pass_number=_pass_of(system_text, user_text),
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
         tool_name=tool_name,
+        invalid=invalid,
     )
+
+
+def _converse_record_id(body: Mapping[str, Any]) -> str | None:
+    """``requestMetadata.record_id``: where BedrockBackend puts the record's tag."""
+    metadata = body.get("requestMetadata")
+    value = metadata.get("record_id") if isinstance(metadata, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+def _invoke_record_id(body: Mapping[str, Any]) -> str | None:
+    """``user`` of an OpenAI chat body, else ``metadata.user_id`` of an Anthropic one: the
+    standard caller-identifier fields of those request formats."""
+    user = body.get("user")
+    if isinstance(user, str):
+        return user
+    metadata = body.get("metadata")
+    value = metadata.get("user_id") if isinstance(metadata, Mapping) else None
+    return value if isinstance(value, str) else None
+
+
+@cache
+def _request_metadata_shape() -> Any:
+    """The ``requestMetadata`` shape of Converse in botocore's bedrock-runtime model: the
+    constraints Bedrock enforces, from the same source the client is generated from."""
+    model = botocore.session.get_session().get_service_model("bedrock-runtime")
+    return model.operation_model("Converse").input_shape.members["requestMetadata"]
+
+
+def _request_metadata_problem(metadata: Any) -> str | None:
+    """Why Bedrock would refuse this ``requestMetadata`` (ValidationException), or None.
+
+    botocore validates only minimum lengths before sending; the entry count, the maximum
+    lengths and the patterns are enforced by the service, so the fake enforces them here.
+    """
+    if metadata is None:
+        return None
+    shape = _request_metadata_shape()
+    if not isinstance(metadata, Mapping):
+        return "Value at 'requestMetadata' must be a map of strings to strings."
+    low, high = shape.metadata.get("min", 0), shape.metadata.get("max", len(metadata))
+    if not low <= len(metadata) <= high:
+        return (f"Value at 'requestMetadata' failed to satisfy constraint: Member must have "
+                f"between {low} and {high} entries.")
+    for part, member, values in (("key", shape.key, list(metadata)),
+                                 ("value", shape.value, list(metadata.values()))):
+        for value in values:
+            if not _satisfies(value, member.metadata):
+                return (f"Value at 'requestMetadata' failed to satisfy constraint: Map {part} "
+                        f"must satisfy constraint: [Member must have length between "
+                        f"{member.metadata.get('min', 0)} and {member.metadata.get('max')}, "
+                        f"Member must satisfy regular expression pattern: "
+                        f"{member.metadata.get('pattern')}]")
+    return None
+
+
+def _satisfies(value: Any, constraints: Mapping[str, Any]) -> bool:
+    """A string within the shape's length bounds whose whole text matches its pattern (Java
+    semantics, where ``\\s`` is ASCII whitespace: hence ``re.ASCII``)."""
+    if not isinstance(value, str):
+        return False
+    if not constraints.get("min", 0) <= len(value) <= constraints.get("max", len(value)):
+        return False
+    pattern = constraints.get("pattern")
+    return pattern is None or re.fullmatch(pattern, value, re.ASCII) is not None
 
 
 def _converse_texts(body: Mapping[str, Any]) -> tuple[str, str]:
@@ -555,15 +645,22 @@ def _first(pattern: re.Pattern[str], text: str) -> str | None:
 
 
 def record_id_of(body: Mapping[str, Any]) -> str | None:
-    """The ``RECORD_ID:`` of a Converse or InvokeModel body (for custom ``answer`` callables)."""
-    parsed = _parse_request("converse" if "inferenceConfig" in body else "invoke", "", body)
-    return parsed.record_id
+    """The record a Converse or InvokeModel body is for (for custom ``answer`` callables):
+    its ``requestMetadata.record_id``, or on InvokeModel its ``user`` (``metadata.user_id``);
+    the prompt text is never read. It is the backends' tag
+    (:func:`~enrichment_dagster.llm.types.record_tag`), i.e. the posting id for every id
+    Bedrock accepts."""
+    return _parse_request(_operation_of(body), "", body).record_id
 
 
 def pass_of(body: Mapping[str, Any]) -> int | None:
     """The ``OUTPUT_CONTRACT: pass{N}`` of a request body (for custom ``answer`` callables)."""
-    parsed = _parse_request("converse" if "inferenceConfig" in body else "invoke", "", body)
-    return parsed.pass_number
+    return _parse_request(_operation_of(body), "", body).pass_number
+
+
+def _operation_of(body: Mapping[str, Any]) -> str:
+    """The operation a bare body was sent with: only Converse has these two fields."""
+    return "converse" if "inferenceConfig" in body or "requestMetadata" in body else "invoke"
 
 
 def _pass_of(system_text: str, user_text: str) -> int | None:
@@ -573,7 +670,9 @@ def _pass_of(system_text: str, user_text: str) -> int | None:
 
 def _replay_answer(folder: Path, parsed: _Parsed) -> str:
     if parsed.record_id is None or parsed.pass_number is None:
-        raise FileNotFoundError(2, "request has no RECORD_ID or OUTPUT_CONTRACT", str(folder))
+        raise FileNotFoundError(
+            2, "request names no record (requestMetadata.record_id, user, recordId) or has no "
+            "OUTPUT_CONTRACT", str(folder))
     name = f"pass{parsed.pass_number}-{model_slug(parsed.model_id)}-raw.txt"
     return (folder / parsed.record_id / name).read_text(encoding="utf-8")
 

@@ -15,6 +15,9 @@ record through the same fake model as the runtime routes (``FakeBedrock.serve``:
 scripted and random failures, truncation, token counts), and writes
 ``<outputUri>/<jobId>/<input file>.out`` in shuffled order plus ``manifest.json.out``.
 Each answered record is billed once (``billed_records``); errored records are not billed.
+A line is routed by its ``recordId`` (which the engine sets to the answer's cache key), never
+by its prompt text: the fake model's per-record scripts (``fail_records``), replay folder and
+counters see that ``recordId`` as the record id.
 
 End states come from a FIFO script (:meth:`FakeBatchPlane.script_end_states`), default
 ``Completed``: ``PartiallyCompleted`` answers only the first ``partial_fraction`` of the
@@ -42,7 +45,9 @@ ACTIVE_STATES = frozenset({"Submitted", "Validating", "Scheduled", "InProgress",
 
 
 class _Serves(Protocol):
-    def serve(self, operation: str, model_id: str, raw_body: bytes) -> Any: ...
+    def serve(
+        self, operation: str, model_id: str, raw_body: bytes, record_id: str | None = None
+    ) -> Any: ...
 
 
 @dataclass
@@ -319,7 +324,7 @@ class FakeBatchPlane:
             injected = self._rng.random() < self.settings.error_rate
         if not injected:
             reply = self._model.serve("converse", job.request["modelId"],
-                                      json.dumps(model_input).encode())
+                                      json.dumps(model_input).encode(), record_id=record_id)
             if reply.status == 200:
                 output = json.loads(reply.body)
                 usage = output.get("usage", {})

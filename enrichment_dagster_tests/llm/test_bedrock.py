@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import botocore.endpoint
+import botocore.session
+import botocore.validate
 import pytest
 from botocore.exceptions import ClientError
 
@@ -19,8 +21,10 @@ from enrichment_dagster.llm.bedrock import (
     build_converse_kwargs,
     map_client_error,
 )
+from enrichment_dagster.llm.bedrock_batch import input_line
 from enrichment_dagster.llm.prices import get_model
 from enrichment_dagster.llm.types import (
+    TAG_DIGEST_PREFIX,
     ConfigurationError,
     InvalidRequestError,
     LLMRequest,
@@ -28,8 +32,10 @@ from enrichment_dagster.llm.types import (
     ModelTimeoutError,
     ThrottledError,
     TransientError,
+    record_tag,
 )
 from enrichment_dagster_tests.fakes.fake_bedrock import DEFAULT_ANSWERS, MALFORMED_TEXT, FakeBedrock
+from enrichment_dagster_tests.faults.test_ids_as_paths import HOSTILE_IDS
 
 GPT_OSS = "openai.gpt-oss-120b-1:0"
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -54,7 +60,7 @@ def make_request(
         pass_number=pass_number,  # type: ignore[arg-type]
         messages=(
             Message("system", f"You extract facts.\nOUTPUT_CONTRACT: pass{pass_number}"),
-            Message("user", f"RECORD_ID: {record_id}\n<job_posting>Data engineer</job_posting>"),
+            Message("user", "<job_posting>Data engineer</job_posting>"),
         ),
         model_id=model_id,
         max_output_tokens=max_output_tokens,
@@ -342,6 +348,59 @@ def test_consecutive_same_role_messages_merge_into_one_turn() -> None:
     kwargs = build_converse_kwargs(request, get_model(GEMMA))
     assert kwargs["system"] == [{"text": "a"}, {"text": "b"}]
     assert kwargs["messages"] == [{"role": "user", "content": [{"text": "c"}, {"text": "d"}]}]
+
+
+def test_converse_kwargs_carry_the_record_and_pass_beside_the_prompt() -> None:
+    request = make_request(GEMMA, "4201877691", pass_number=2)
+    kwargs = build_converse_kwargs(request, get_model(GEMMA))
+    assert kwargs["requestMetadata"] == {"record_id": "4201877691", "pass": "2"}
+    assert "4201877691" not in json.dumps([kwargs["messages"], kwargs["system"]])
+    report = botocore.validate.ParamValidator().validate(kwargs, _converse_input_shape())
+    assert not report.has_errors(), report.generate_report()
+    # Batch lines name their record by recordId; request metadata is a runtime field.
+    line = json.loads(input_line("key-1", request, get_model(GEMMA)))
+    assert line["recordId"] == "key-1" and "requestMetadata" not in line["modelInput"]
+
+
+def _converse_input_shape() -> Any:
+    session = botocore.session.get_session()
+    return session.get_service_model("bedrock-runtime").operation_model("Converse").input_shape
+
+
+@pytest.mark.parametrize("record_id", ["4201877691", "../x", "/abs/olute", "a:b@c#d$e=f+g,h.i-j",
+                                       "9" * 256])
+def test_ids_bedrock_accepts_go_as_they_are(record_id: str) -> None:
+    assert record_tag(record_id) == record_id
+
+
+@pytest.mark.parametrize("record_id", [*HOSTILE_IDS, "with space", "tab\there", "9" * 257,
+                                       TAG_DIGEST_PREFIX + "0" * 64, "\ud800"])
+def test_ids_bedrock_would_refuse_go_as_their_digest(record_id: str) -> None:
+    tag = record_tag(record_id)
+    if tag == record_id:  # "../x" and friends are valid request metadata values
+        assert not record_id.startswith(TAG_DIGEST_PREFIX)
+        return
+    assert tag.startswith(TAG_DIGEST_PREFIX) and len(tag) == 71
+    assert tag == record_tag(record_id)  # deterministic: an operator can compute it
+
+
+def test_distinct_ids_keep_distinct_tags() -> None:
+    ids = [*HOSTILE_IDS, "x", "4201877691", TAG_DIGEST_PREFIX + "0" * 64,
+           record_tag("résumé-東京")]
+    assert len({record_tag(i) for i in ids}) == len(ids)
+
+
+def test_every_hostile_id_is_accepted_by_bedrock_and_names_its_call(
+    backend: BedrockBackend, fake_bedrock: FakeBedrock
+) -> None:
+    """Real boto3 sends the metadata; the fake refuses what Bedrock refuses (length,
+    pattern), so an id sent as it is would fail here with a ValidationException."""
+    for record_id in HOSTILE_IDS:
+        response = backend.complete(make_request(GEMMA, record_id))
+        assert json.loads(response.text) == json.loads(DEFAULT_ANSWERS[1])
+    sent = [r.body["requestMetadata"] for r in fake_bedrock.stats.requests]
+    assert sent == [{"record_id": record_tag(i), "pass": "1"} for i in HOSTILE_IDS]
+    assert set(fake_bedrock.stats.per_record_calls) == {record_tag(i) for i in HOSTILE_IDS}
 
 
 def _client_error(code: str, message: str, status: int) -> ClientError:

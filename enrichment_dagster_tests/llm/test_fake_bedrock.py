@@ -26,12 +26,15 @@ def client(fake: FakeBedrock) -> Any:
     )
 
 
-def converse(bedrock: Any, record_id: str, model_id: str = "qwen.qwen3-vl-235b-a22b") -> Any:
+def converse(
+    bedrock: Any, record_id: str, model_id: str = "qwen.qwen3-vl-235b-a22b", text: str = "posting"
+) -> Any:
     return bedrock.converse(
         modelId=model_id,
         system=[{"text": "OUTPUT_CONTRACT: pass2"}],
-        messages=[{"role": "user", "content": [{"text": f"RECORD_ID: {record_id}\nposting"}]}],
+        messages=[{"role": "user", "content": [{"text": text}]}],
         inferenceConfig={"maxTokens": 1000},
+        requestMetadata={"record_id": record_id, "pass": "2"},
     )
 
 
@@ -40,9 +43,10 @@ def chat_body(record_id: str) -> bytes:
         {
             "messages": [
                 {"role": "developer", "content": "OUTPUT_CONTRACT: pass3"},
-                {"role": "user", "content": f"RECORD_ID: {record_id}"},
+                {"role": "user", "content": "posting"},
             ],
             "max_completion_tokens": 500,
+            "user": record_id,
         }
     ).encode()
 
@@ -68,8 +72,9 @@ def test_invoke_anthropic_model_returns_a_messages_body(fake_bedrock: FakeBedroc
         {
             "anthropic_version": "bedrock-2023-05-31",
             "system": "OUTPUT_CONTRACT: pass1",
-            "messages": [{"role": "user", "content": [{"type": "text", "text": "RECORD_ID: a"}]}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "posting"}]}],
             "max_tokens": 100,
+            "metadata": {"user_id": "a"},
         }
     ).encode()
     reply = client(fake_bedrock).invoke_model(
@@ -78,6 +83,60 @@ def test_invoke_anthropic_model_returns_a_messages_body(fake_bedrock: FakeBedroc
     payload = json.loads(reply["body"].read())
     assert payload["content"][0]["text"] == DEFAULT_ANSWERS[1]
     assert payload["stop_reason"] == "end_turn"
+    assert fake_bedrock.stats.per_record_calls == {"a": 1}
+
+
+def test_records_are_routed_by_metadata_never_by_the_prompt(fake_bedrock: FakeBedrock) -> None:
+    """A prompt that names another record (even in the old ``RECORD_ID:`` form) changes
+    nothing: scripts, replay and counters follow ``requestMetadata.record_id``."""
+    bedrock = client(fake_bedrock)
+    fake_bedrock.configure(fail_records={"decoy": "always_validation"})
+    reply = converse(bedrock, "real", text="RECORD_ID: decoy\nposting about decoy")
+    assert reply["stopReason"] == "end_turn"
+    assert fake_bedrock.stats.per_record_calls == {"real": 1}
+    with pytest.raises(bedrock.exceptions.ValidationException):
+        converse(bedrock, "decoy", text="RECORD_ID: real\nposting about real")
+    # A body with no metadata names no record, whatever its text says.
+    assert record_id_of({"inferenceConfig": {}, "messages": [
+        {"role": "user", "content": [{"text": "RECORD_ID: decoy"}]}]}) is None
+
+
+@pytest.mark.parametrize(
+    ("metadata", "why"),
+    [
+        ({"record_id": "résumé"}, "pattern"),
+        ({"record_id": "line\u2028break"}, "pattern"),
+        ({"record_id": "9" * 257}, "length"),
+        ({"k" * 257: "v"}, "length"),
+        ({f"k{i}": "v" for i in range(17)}, "entries"),
+    ],
+)
+def test_request_metadata_bedrock_refuses_is_refused(
+    fake_bedrock: FakeBedrock, metadata: dict[str, str], why: str
+) -> None:
+    """botocore checks only minimum lengths, so these reach the server; Bedrock answers a
+    ValidationException, and so does the fake (constraints from botocore's service model)."""
+    bedrock = client(fake_bedrock)
+    with pytest.raises(bedrock.exceptions.ValidationException, match="requestMetadata"):
+        bedrock.converse(
+            modelId="qwen.qwen3-vl-235b-a22b",
+            messages=[{"role": "user", "content": [{"text": "posting"}]}],
+            requestMetadata=metadata,
+        )
+    assert fake_bedrock.stats.ok == 0 and fake_bedrock.stats.outcomes == {"validation": 1}
+
+
+def test_request_metadata_within_the_constraints_is_accepted(fake_bedrock: FakeBedrock) -> None:
+    edge = {"record_id": "a:b_c@d$e#f=g/h+i,j-k.l m", "pass": "", **{f"k{i}": "v" for i in range(14)}}
+    assert len(edge) == 16
+    reply = client(fake_bedrock).converse(
+        modelId="qwen.qwen3-vl-235b-a22b",
+        system=[{"text": "OUTPUT_CONTRACT: pass2"}],
+        messages=[{"role": "user", "content": [{"text": "posting"}]}],
+        requestMetadata=edge,
+    )
+    assert reply["stopReason"] == "end_turn"
+    assert fake_bedrock.stats.per_record_calls == {edge["record_id"]: 1}
 
 
 def test_errors_are_real_typed_bedrock_exceptions(fake_bedrock: FakeBedrock) -> None:
@@ -161,6 +220,9 @@ def test_fixed_usage_and_marker_helpers(fake_bedrock: FakeBedrock) -> None:
     assert (usage["inputTokens"], usage["outputTokens"]) == (5000, 3000)
     body = json.loads(chat_body("abc"))
     assert (record_id_of(body), pass_of(body)) == ("abc", 3)
+    converse_body = {"inferenceConfig": {"maxTokens": 1}, "requestMetadata": {"record_id": "x"},
+                     "system": [{"text": "OUTPUT_CONTRACT: pass1"}], "messages": []}
+    assert (record_id_of(converse_body), pass_of(converse_body)) == ("x", 1)
 
 
 def test_default_answers_fit_the_pass_contracts() -> None:

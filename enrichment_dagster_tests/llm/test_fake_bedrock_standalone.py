@@ -28,8 +28,9 @@ def _converse(endpoint_url: str, record_id: str, pass_number: int = 2) -> Any:
     return client.converse(
         modelId="qwen.qwen3-vl-235b-a22b",
         system=[{"text": f"OUTPUT_CONTRACT: pass{pass_number}"}],
-        messages=[{"role": "user", "content": [{"text": f"RECORD_ID: {record_id}\nposting"}]}],
+        messages=[{"role": "user", "content": [{"text": "posting"}]}],
         inferenceConfig={"maxTokens": 1000},
+        requestMetadata={"record_id": record_id, "pass": str(pass_number)},
     )
 
 

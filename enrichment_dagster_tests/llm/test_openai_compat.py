@@ -19,6 +19,7 @@ from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine import EngineConfig, Pacer, ThrottleGovernor, run_pass
 from enrichment_dagster.llm.openai_compat import OpenAICompatibleBackend
 from enrichment_dagster.llm.types import (
+    TAG_DIGEST_PREFIX,
     ConfigurationError,
     InvalidRequestError,
     LLMError,
@@ -27,6 +28,7 @@ from enrichment_dagster.llm.types import (
     ModelTimeoutError,
     ThrottledError,
     TransientError,
+    record_tag,
 )
 from enrichment_dagster.resources import LLMResource
 from enrichment_dagster_tests.engine.answers import DESCRIPTION, full_answer
@@ -98,11 +100,13 @@ def chat_server() -> Iterator[ChatServer]:
     thread.join()
 
 
-def make_request(output_schema: dict[str, Any] | None = None) -> LLMRequest:
+def make_request(
+    output_schema: dict[str, Any] | None = None, record_id: str = "r1"
+) -> LLMRequest:
     return LLMRequest(
-        record_id="r1",
+        record_id=record_id,
         pass_number=1,
-        messages=(Message("system", "Answer in JSON."), Message("user", "RECORD_ID: r1")),
+        messages=(Message("system", "Answer in JSON."), Message("user", "posting")),
         model_id=MODEL,
         max_output_tokens=256,
         output_schema=output_schema,
@@ -129,6 +133,17 @@ def test_happy_path(chat_server: ChatServer) -> None:
     assert body["model"] == MODEL and body["max_tokens"] == 256
     assert body["messages"][0] == {"role": "system", "content": "Answer in JSON."}
     assert body["response_format"] == {"type": "json_object"}
+    assert body["user"] == "r1"  # the record travels beside the prompt
+    assert all("r1" not in m["content"] for m in body["messages"])
+
+
+def test_the_record_goes_in_user_as_its_tag(chat_server: ChatServer) -> None:
+    backend = make_backend(chat_server.url)
+    for record_id in ("4201877691", "résumé-東京", "x" * 5000):
+        backend.complete(make_request(record_id=record_id))
+    sent = [body["user"] for _, _, body in chat_server.requests]
+    assert sent == ["4201877691", record_tag("résumé-東京"), record_tag("x" * 5000)]
+    assert sent[1].startswith(TAG_DIGEST_PREFIX) and len(sent[2]) == 71
 
 
 def test_json_mode_follows_the_request_unless_forced(chat_server: ChatServer) -> None:

@@ -23,7 +23,7 @@ def make_request(record_id: str, pass_number: int = 1, model_id: str = GPT_OSS) 
     return LLMRequest(
         record_id=record_id,
         pass_number=pass_number,  # type: ignore[arg-type]
-        messages=(Message("user", f"RECORD_ID: {record_id}"),),
+        messages=(Message("user", "posting"),),  # replay reads record_id, not the prompt
         model_id=model_id,
         max_output_tokens=1000,
     )

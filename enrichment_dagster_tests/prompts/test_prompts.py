@@ -10,6 +10,7 @@ from enrichment_dagster.contracts import vocab
 from enrichment_dagster.contracts.columns import pass_columns
 from enrichment_dagster.contracts.lenient import validate_pass
 from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.prompts import render
 from enrichment_dagster.prompts.render import (
     PromptBudget,
     compact_pass1,
@@ -66,7 +67,37 @@ def test_html_entities_are_decoded_and_facts_given() -> None:
     user = render_prompt(1, record).messages[1].content
     assert "We\u2019re hiring & growing" in user and "&#x" not in user
     assert "$100-$120 per hr" in user and "applicants so far: 25" in user
-    assert "RECORD_ID: 42" in user
+
+
+def test_the_record_id_is_not_in_the_prompt() -> None:
+    """The id travels beside the prompt (LLMRequest.record_id), never in it: the model is
+    not billed for it and two postings with the same content render the same input."""
+    record = _record("Build pipelines in Python.").model_copy(
+        update={"job_posting_id": "4311987302"})
+    twin = record.model_copy(update={"job_posting_id": "4311987399"})
+    for n in (1, 2, 3):
+        rendered = render_prompt(n, record)
+        assert all("4311987302" not in m.content for m in rendered.messages)
+        assert all("RECORD_ID" not in m.content for m in rendered.messages)
+        assert rendered.messages == render_prompt(n, twin).messages
+
+
+def test_prompt_version_follows_the_user_message_layout(monkeypatch) -> None:
+    """The user message's fixed text is written in code; changing it changes the version
+    as a template change does (and so the cache key)."""
+    before = {n: prompt_version(n) for n in (1, 2, 3)}
+    original = render._user_message
+    monkeypatch.setattr(render, "_user_message",
+                        lambda *args: "A new first line.\n" + original(*args))
+    try:
+        render.prompt_version.cache_clear()
+        render.user_layout.cache_clear()
+        assert all(prompt_version(n) != before[n] for n in (1, 2, 3))
+    finally:
+        monkeypatch.undo()
+        render.prompt_version.cache_clear()
+        render.user_layout.cache_clear()
+    assert {n: prompt_version(n) for n in (1, 2, 3)} == before
 
 
 def test_injection_renders_as_data_inside_the_fence() -> None:
