@@ -27,7 +27,7 @@ from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.assets.silver_ai import silver_ai
 from enrichment_dagster.checks import QualityThresholds
 from enrichment_dagster.jobs import enrich_job
-from enrichment_dagster.llm.backend import BaseBackend
+from enrichment_dagster.llm.heuristic import HeuristicBackend
 from enrichment_dagster.llm.types import InvalidRequestError, LLMRequest, LLMResponse
 from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.sample_data import SAMPLE_PARTITIONS
@@ -41,20 +41,17 @@ PREVIOUS_HOUR = "2025-12-09-05:00"
 FAILED_ID = "4351055720"
 
 
-class _RefusingBackend(BaseBackend):
+class _RefusingBackend(HeuristicBackend):
     """The heuristic backend, except pass 1 of ``record_id`` raises a backend error."""
 
-    def __init__(self, inner: Any, record_id: str) -> None:
-        self._inner = inner
+    def __init__(self, record_id: str) -> None:
+        super().__init__()
         self._record_id = record_id
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         if request.pass_number == 1 and request.record_id == self._record_id:
             raise InvalidRequestError("ValidationException: Malformed input request.")
-        return self._inner.complete(request)
+        return super().complete(request)
 
 
 class RefusingLLM(LLMResource):
@@ -63,7 +60,7 @@ class RefusingLLM(LLMResource):
     refuse_record: str = FAILED_ID
 
     def make_backend(self) -> Any:
-        return _RefusingBackend(super().make_backend(), self.refuse_record)
+        return _RefusingBackend(self.refuse_record)
 
 
 @dataclass
