@@ -1,8 +1,9 @@
 """The Silver a run works on: read and prepared once per partition, shared by the run's steps.
 
 Every step of ``enrich_job`` (pass1, pass2, pass3, silver_ai) needs the prepared Silver
-records of its partitions. With Dagster's multiprocess executor each step is its own process
-(on ECS, possibly its own task), so nothing in memory survives from one step to the next.
+records of its partitions. A step cannot count on finding them in memory: a run re-executed
+from a failed step starts at that step, and a deployment may choose Dagster's multiprocess
+executor (a process per step) over the project's in-process one.
 Before this module each step read the Silver files again and repeated the whole preparation
 (fitting each file to the contract, repairing invalid UTF-8, dropping duplicate ids): four
 reads per run, and four chances to see a different Silver if a writer replaced the files
