@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from enrichment_dagster.contracts.silver import clean_text
+from enrichment_dagster.contracts.silver import decode_text
 
 _TYPOGRAPHY = str.maketrans(
     {
@@ -31,11 +31,22 @@ _TYPOGRAPHY = str.maketrans(
 )
 _NON_WORD = re.compile(r"[^\w$€£₹%+.-]+")
 _WORD = re.compile(r"\w")
+_ELLIPSIS = re.compile(r"\s*\.\.\.\s*")
 
 
 def normalize_for_match(text: str) -> str:
-    text = clean_text(text).translate(_TYPOGRAPHY).lower()
-    return _NON_WORD.sub(" ", text).strip()
+    """``text`` as it is matched: decoded like :func:`~enrichment_dagster.contracts.silver.clean_text`,
+    typography unified, lowercased, every run of spaces and punctuation one space.
+
+    It runs on every quote of every answer, fresh or cached, so it does no work twice:
+    spaces are not collapsed before ``_NON_WORD`` (which collapses them with the
+    punctuation around them anyway), and an ASCII text has no typographic variant to
+    translate (``str.translate`` with a mapping costs as much as the rest together).
+    """
+    text = decode_text(text)
+    if not text.isascii():
+        text = text.translate(_TYPOGRAPHY)
+    return _NON_WORD.sub(" ", text.lower()).strip()
 
 
 def is_grounded(evidence: str | None, posting: str) -> bool | None:
@@ -51,7 +62,8 @@ def is_grounded(evidence: str | None, posting: str) -> bool | None:
         return None
     # Models join two quotes with "..."; every piece must be present, as whole words: a
     # plain substring test finds "n a" (from "N/A") in "in a team" and grounds anything.
-    pieces = [p.strip() for p in re.split(r"\s*\.\.\.\s*", needle) if p.strip()]
+    pieces = ([p.strip() for p in _ELLIPSIS.split(needle) if p.strip()]
+              if "..." in needle else [needle])
     if not any(_WORD.search(piece) for piece in pieces):
         return False  # "...", "-", "$": an evidence string that quotes nothing
     return all(_contains_words(posting, piece) for piece in pieces)

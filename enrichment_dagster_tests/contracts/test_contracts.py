@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from enrichment_dagster.contracts import grounding
 from enrichment_dagster.contracts.columns import empty_row, flatten_pass, pass_columns, pass_schema
 from enrichment_dagster.contracts.grounding import is_grounded, normalize_for_match
 from enrichment_dagster.contracts.lenient import ContractError, validate_pass
@@ -161,6 +162,21 @@ def test_grounding_ignores_typography_but_not_words() -> None:
     assert is_grounded("we're looking for 5-7 years", posting) is True
     assert is_grounded("10 years of Python", posting) is False
     assert is_grounded("  ", posting) is None
+
+
+@pytest.mark.parametrize("text", [
+    "We\u2019re  looking\tfor 5\u20137 years\n\n of Python&amp;amp;SQL\u2026 ",
+    "\u00a0Salary:\u202f$150,000\u00a0-\u00a0$180,000 \u2014 \u201cremote\u201d \r\n",
+    "\u0130stanbul \u00c9QUIPE caf\u0065\u0301 \u2028 na\u00efve \u3000 \u0085 x",
+    "  ...  N/A  ---  ",
+    "",
+])
+def test_normalize_for_match_equals_cleaning_then_matching_rules(text: str) -> None:
+    """The fast path (no separate collapse of spaces, no translation of ASCII text) gives
+    what the rule says: ``clean_text``, typography unified, lowercased, every run of
+    spaces and punctuation one space."""
+    rule = clean_text(text).translate(grounding._TYPOGRAPHY).lower()
+    assert normalize_for_match(text) == grounding._NON_WORD.sub(" ", rule).strip()
 
 
 def test_conform_silver_fills_missing_and_drops_extra_columns() -> None:
