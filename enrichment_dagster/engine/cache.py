@@ -220,6 +220,16 @@ def read_answer(
     data = cache.get(key)
     if data is None:
         return None
+    return decode_answer(cache, key, data, input_hash, pass_number)
+
+
+def decode_answer(
+    cache: CacheStore | BlobStore, key: str, data: bytes, input_hash: str | None = None,
+    pass_number: int | None = None,
+) -> CachedAnswer | None:
+    """The answer stored as ``data`` under ``key`` (read by ``get`` or ``get_many``), or
+    None when it is unreadable or not this key's answer (:func:`read_answer`); either is
+    reported on ``cache`` as corrupt."""
     try:
         answer = CachedAnswer.from_bytes(data)
     except Exception as exc:  # a corrupt or outdated payload is a miss, not a crash

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -142,3 +142,31 @@ def test_a_cached_rerun_refuses_an_entry_holding_another_records_answer(
     assert not rerun[3][2].cache_hit and rerun[3][2].success
     served = [r for n in (1, 2, 3) for r in rerun[n] if r.cache_hit]
     assert len(served) == sum(r.success for n in (1, 2, 3) for r in fresh[n]) - 2
+
+
+class BatchReadFails(CacheStore):
+    """A store whose batched read fails (a timed-out segment fetch); ``get`` still works."""
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        raise OSError("segment fetch timed out")
+
+
+class Unreadable(BatchReadFails):
+    def get(self, key: str) -> bytes | None:
+        raise OSError("storage unreachable")
+
+
+def test_a_failed_batch_read_leaves_each_answer_to_its_own_read(tmp_path: Path) -> None:
+    records = mixed_records(30)
+    backend = QuotingModel()
+    root = StorageRoot(str(tmp_path / "store"))
+    fresh = three_passes(records, backend, CacheStore(root))
+    backend.calls.clear()
+    rerun = three_passes(records, backend, BatchReadFails(root))
+    assert backend.calls == []
+    assert [r.output for r in rerun[3]] == [r.output for r in fresh[3]]
+    # Unreadable storage: nothing is sent, the answers may well be there.
+    config = EngineConfig(models={1: MODEL})
+    results = run_pass(records, 1, backend, config, Unreadable(root))
+    assert backend.calls == []
+    assert {r.error_class for r in results if r.record_id != "empty"} == {"cache_error"}
