@@ -30,6 +30,10 @@ _TYPOGRAPHY = str.maketrans(
     }
 )
 _NON_WORD = re.compile(r"[^\w$€£₹%+.-]+")
+#: ``_NON_WORD`` on ASCII text, as a table: every ASCII character it matches becomes a space.
+_ASCII_NON_WORD = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in "_$%+.-")}
+)
 _WORD = re.compile(r"\w")
 _ELLIPSIS = re.compile(r"\s*\.\.\.\s*")
 
@@ -38,15 +42,16 @@ def normalize_for_match(text: str) -> str:
     """``text`` as it is matched: decoded like :func:`~enrichment_dagster.contracts.silver.clean_text`,
     typography unified, lowercased, every run of spaces and punctuation one space.
 
-    It runs on every quote of every answer, fresh or cached, so it does no work twice:
-    spaces are not collapsed before ``_NON_WORD`` (which collapses them with the
-    punctuation around them anyway), and an ASCII text has no typographic variant to
-    translate (``str.translate`` with a mapping costs as much as the rest together).
+    It runs on every quote of every answer and on every posting, fresh or cached, so it
+    does no work twice: spaces are not collapsed before the punctuation (which collapses
+    them with it anyway). ASCII text, most of it, has no typography to unify, and its
+    punctuation is replaced by a table lookup and ``split``, several times faster than
+    the regular expression (the same result: a test compares them).
     """
-    text = decode_text(text)
-    if not text.isascii():
-        text = text.translate(_TYPOGRAPHY)
-    return _NON_WORD.sub(" ", text.lower()).strip()
+    text = decode_text(text).lower()
+    if text.isascii():
+        return " ".join(text.translate(_ASCII_NON_WORD).split())
+    return _NON_WORD.sub(" ", text.translate(_TYPOGRAPHY)).strip()
 
 
 def is_grounded(evidence: str | None, posting: str) -> bool | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import glob
 import json
+import random
+import string
 from pathlib import Path
 
 import pyarrow as pa
@@ -169,10 +171,16 @@ def test_grounding_ignores_typography_but_not_words() -> None:
     "\u00a0Salary:\u202f$150,000\u00a0-\u00a0$180,000 \u2014 \u201cremote\u201d \r\n",
     "\u0130stanbul \u00c9QUIPE caf\u0065\u0301 \u2028 na\u00efve \u3000 \u0085 x",
     "  ...  N/A  ---  ",
+    "\u212a\u212b 5\u00b0 K",  # the Kelvin sign lowercases to an ASCII k
+    "C++/C# (x86_64) & R&amp;D: 40%+ of $2.5M; e-mail: a@b.io \x00\x1f\x7f |~`^'",
     "",
+    *(
+        "".join(random.Random(seed).choices(string.printable + "\x0b\x1c\x85\u2019", k=40))
+        for seed in range(200)
+    ),
 ])
 def test_normalize_for_match_equals_cleaning_then_matching_rules(text: str) -> None:
-    """The fast path (no separate collapse of spaces, no translation of ASCII text) gives
+    """The fast paths (no separate collapse of spaces, a table for ASCII punctuation) give
     what the rule says: ``clean_text``, typography unified, lowercased, every run of
     spaces and punctuation one space."""
     rule = clean_text(text).translate(grounding._TYPOGRAPHY).lower()
