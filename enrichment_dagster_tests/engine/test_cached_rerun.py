@@ -7,6 +7,7 @@ by column. Only this run's telemetry may differ: a hit costs nothing and takes n
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -170,3 +171,29 @@ def test_a_failed_batch_read_leaves_each_answer_to_its_own_read(tmp_path: Path) 
     results = run_pass(records, 1, backend, config, Unreadable(root))
     assert backend.calls == []
     assert {r.error_class for r in results if r.record_id != "empty"} == {"cache_error"}
+
+
+def test_run_pass_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    """Rendering and cache hits run with the collector paused: it is running again after
+    the pass, stays off if the application turned it off, and what it froze stays frozen."""
+    records = mixed_records(10)
+    backend = QuotingModel()
+    cache = CacheStore(StorageRoot(str(tmp_path / "store")))
+    config = EngineConfig(models={1: MODEL})
+    run_pass(records, 1, backend, config, cache)  # fresh
+    assert gc.isenabled()
+    run_pass(records, 1, backend, config, cache)  # cached
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run_pass(records, 1, backend, config, cache)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        run_pass(records, 1, backend, config, cache)
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
