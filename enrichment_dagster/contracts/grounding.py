@@ -60,30 +60,31 @@ def is_grounded(evidence: str | None, posting: str) -> bool | None:
     ``posting`` should already be normalised with :func:`normalize_for_match` when many
     evidence strings are checked against one posting.
     """
-    if not evidence or not evidence.strip():
+    if not evidence or evidence.isspace():
         return None
     needle = normalize_for_match(evidence)
     if not needle:
         return None
     # Models join two quotes with "..."; every piece must be present, as whole words: a
     # plain substring test finds "n a" (from "N/A") in "in a team" and grounds anything.
-    pieces = ([p.strip() for p in _ELLIPSIS.split(needle) if p.strip()]
-              if "..." in needle else [needle])
+    # "...", "-", "$": an evidence string that quotes nothing is not grounded.
+    if "..." not in needle:  # one quote, the usual case: no list of pieces
+        return _WORD.search(needle) is not None and _contains_words(posting, needle)
+    pieces = [p.strip() for p in _ELLIPSIS.split(needle) if p.strip()]
     if not any(_WORD.search(piece) for piece in pieces):
-        return False  # "...", "-", "$": an evidence string that quotes nothing
+        return False
     return all(_contains_words(posting, piece) for piece in pieces)
 
 
 def _contains_words(posting: str, piece: str) -> bool:
     """``piece`` occurs in ``posting`` not glued to a letter or digit on either side."""
+    word_first, word_last = _is_word_char(piece[0]), _is_word_char(piece[-1])
     at = posting.find(piece)
     while at >= 0:
         end = at + len(piece)
-        before = posting[at - 1] if at else " "
-        after = posting[end] if end < len(posting) else " "
-        if not (_is_word_char(before) and _is_word_char(piece[0])) and not (
-            _is_word_char(after) and _is_word_char(piece[-1])
-        ):
+        glued_before = word_first and at > 0 and _is_word_char(posting[at - 1])
+        glued_after = word_last and end < len(posting) and _is_word_char(posting[end])
+        if not glued_before and not glued_after:
             return True
         at = posting.find(piece, at + 1)
     return False
