@@ -96,11 +96,18 @@ def normalize_posting_id(raw: Any) -> str:
 
 def decode_text(text: str | None) -> str:
     """Decode HTML entities (twice: scraped text is often double-escaped), compose to NFC and
-    make non-breaking spaces plain ones; spaces are not collapsed (see :func:`clean_text`)."""
+    make non-breaking spaces plain ones; spaces are not collapsed (see :func:`clean_text`).
+
+    Text without ``&`` has no entity, and ASCII text is NFC and has no non-breaking
+    space: those steps are skipped (this runs on every quote of every answer read).
+    """
     if not text:
         return ""
-    decoded = html.unescape(html.unescape(text))
-    return unicodedata.normalize("NFC", decoded).replace("\u00a0", " ")
+    if "&" in text:
+        text = html.unescape(html.unescape(text))
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", text).replace("\u00a0", " ")
 
 
 def clean_text(text: str | None) -> str:
