@@ -187,9 +187,9 @@ def _dispatch(
                 for group in batch:
                     if group.key not in found:
                         sent.append((group, pool.submit(runner.run_leader_safely, group.leader)))
-                    elif (cached := found[group.key]) is None:  # refused: a miss, not re-read
+                    elif (cached := found[group.key]) is None:  # a miss, not read again
                         sent.append((group, pool.submit(runner.run_leader_safely, group.leader,
-                                                        cache_read=True)))
+                                                        entry_refused=True)))
                     else:
                         _place(results, group, runner.serve_cached_safely(group.leader, cached))
         for group, future in sent:
@@ -335,11 +335,14 @@ class _GroupRunner:
         self.cache = cache
         self.ledger = AttemptsLedger(cache) if cache is not None else None
 
-    def run_leader_safely(self, item: PreparedRecord, cache_read: bool = False) -> RecordResult:
+    def run_leader_safely(
+        self, item: PreparedRecord, entry_refused: bool = False
+    ) -> RecordResult:
         """The leader's result; any exception becomes its ``internal`` error.
-        ``cache_read``: its key was read already (:meth:`read_cached`) and refused."""
+        ``entry_refused``: its cache entry was read (:meth:`read_cached`) and refused, so
+        it is a miss without being read (and reported) again."""
         try:
-            return self._run_leader(item, cache_read)
+            return self._run_leader(item, entry_refused)
         except Exception as exc:  # never a crashed batch: the group's records carry it
             return self._internal_error(item, exc)
 
@@ -388,13 +391,13 @@ class _GroupRunner:
         return answers
 
     # ------------------------------------------------------------------ leader
-    def _run_leader(self, item: PreparedRecord, cache_read: bool = False) -> RecordResult:
+    def _run_leader(self, item: PreparedRecord, entry_refused: bool = False) -> RecordResult:
         estimate = self._estimate(item)
         base = self._base(item, estimate)
         try:
             cached = (
                 read_answer(self.cache, item.key, item.input_hash, self.env.pass_number)
-                if self.cache is not None and not cache_read else None
+                if self.cache is not None and not entry_refused else None
             )
         except Exception as exc:  # sending now could pay for an answer we already own
             return self._not_sent(base, CACHE_ERROR, f"cache unreadable, not sent: {exc!r}")
