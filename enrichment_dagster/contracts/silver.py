@@ -94,13 +94,25 @@ def normalize_posting_id(raw: Any) -> str:
     return text
 
 
-def clean_text(text: str | None) -> str:
-    """Decode HTML entities (twice: scraped text is often double-escaped) and collapse spaces."""
+def decode_text(text: str | None) -> str:
+    """Decode HTML entities (twice: scraped text is often double-escaped), compose to NFC and
+    make non-breaking spaces plain ones; spaces are not collapsed (see :func:`clean_text`).
+
+    Text without ``&`` has no entity, and ASCII text is NFC and has no non-breaking
+    space: those steps are skipped (this runs on every quote of every answer read).
+    """
     if not text:
         return ""
-    decoded = html.unescape(html.unescape(text))
-    decoded = unicodedata.normalize("NFC", decoded).replace("\u00a0", " ")
-    return _SPACES.sub(" ", decoded).strip()
+    if "&" in text:
+        text = html.unescape(html.unescape(text))
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFC", text).replace("\u00a0", " ")
+
+
+def clean_text(text: str | None) -> str:
+    """Decode HTML entities (twice: scraped text is often double-escaped) and collapse spaces."""
+    return _SPACES.sub(" ", decode_text(text)).strip()
 
 
 #: Cleaned descriptions kept by :func:`_cleaned_description`: more than one batch's worth

@@ -17,6 +17,7 @@ cleaned description; the cache stores the answer before this adjustment.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,8 +59,11 @@ class _Tally:
         self.checked = self.grounded = self.downgraded = 0
 
 
-def _children(model: BaseModel) -> list[tuple[str, object]]:
-    return [(name, getattr(model, name)) for name in type(model).model_fields]
+def _children(model: BaseModel) -> Iterable[tuple[str, object]]:
+    """(field name, value) of every field: a contract keeps exactly its fields in its
+    ``__dict__`` (extra keys are ignored), read directly because this walk visits every
+    object of every answer read, and ``type(model).model_fields`` is a descriptor call."""
+    return model.__dict__.items()
 
 
 def _walk_quotes(model: BaseModel, posting: str, tally: _Tally) -> None:

@@ -156,12 +156,23 @@ def output_schema(pass_number: int) -> dict[str, Any]:
 
 def _prune(value: Any) -> Any:
     """Drop what is absent (:func:`~enrichment_dagster.contracts.absent.is_absent`): it
-    carries no information."""
+    carries no information.
+
+    Only containers are recursed into, each dict in one loop: this runs over every value
+    of the earlier passes in every pass-2 and pass-3 prompt, and a call per scalar and a
+    second dict per dict were most of its time.
+    """
     if isinstance(value, dict):
-        pruned = {k: _prune(v) for k, v in value.items()}
-        return {k: v for k, v in pruned.items() if not is_absent(v)}
+        pruned = {}
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                item = _prune(item)
+            if not is_absent(item):
+                pruned[key] = item
+        return pruned
     if isinstance(value, list):
-        return [_prune(v) for v in value if v not in (None, vocab.NOT_MENTIONED)]
+        return [_prune(v) if isinstance(v, (dict, list)) else v
+                for v in value if v not in (None, vocab.NOT_MENTIONED)]
     return value
 
 

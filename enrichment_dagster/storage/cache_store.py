@@ -24,7 +24,8 @@ answers unseen), and any failure raises :class:`StorageUnwritableError`. S3 obje
 immutable, so there a session buffers frames and PUTs a new segment (then its index) every
 ``flush_entries`` answers or ``flush_s`` seconds and at ``close``; a failed PUT keeps the
 buffer for the next try and raises. Lookups are by key across all segments, partitions and
-runs; the newest segment wins for a key written twice.
+runs; the newest segment wins for a key written twice. ``get_many`` reads the answers of
+many keys with one open (S3: one GET) per segment, for a rerun that reads them all.
 
 Answers of the former layout (``_cache/ab/cd/<key>.json``) are still read on a miss, so a
 cache built before segments is not paid again. :class:`BlobStore` is that layout, kept for
@@ -45,6 +46,8 @@ import time
 import uuid
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -71,6 +74,8 @@ DEFAULT_FLUSH_ENTRIES = 32
 DEFAULT_FLUSH_S = 5.0
 #: Whole S3 segments kept in memory for reads (one GET per segment, not per answer).
 _S3_SEGMENTS_KEPT = 4
+#: S3 segments fetched at once by ``get_many``.
+DEFAULT_READ_THREADS = 8
 
 
 class StorageUnwritableError(OSError):
@@ -199,12 +204,14 @@ class CacheStore:
         flush_entries: int = DEFAULT_FLUSH_ENTRIES,
         flush_s: float = DEFAULT_FLUSH_S,
         read_legacy: bool = True,
+        read_threads: int = DEFAULT_READ_THREADS,
     ) -> None:
         self.root = root
         self.legacy = BlobStore(root)
         self.flush_entries = max(1, flush_entries)
         self.flush_s = flush_s
         self.read_legacy = read_legacy
+        self.read_threads = max(1, read_threads)
         #: Entries found unreadable or holding another key (each is reported and a miss).
         self.corrupt = 0
         self._lock = threading.RLock()
@@ -268,18 +275,32 @@ class CacheStore:
         return entries
 
     def _read_frame(self, location: _Location) -> bytes:
+        return self._read_frames(location.segment, [location])[0]
+
+    def _read_frames(self, segment: str, locations: list[_Location],
+                     data: bytes | None = None) -> list[bytes]:
+        """The frames at ``locations`` of one segment: one open and a ranged read each
+        locally; on S3 slices of the whole segment (``data`` if already fetched)."""
         if not self.root.is_s3:
-            with open(location.segment, "rb") as handle:
-                return os.pread(handle.fileno(), location.length, location.offset)
-        data = self._segments_kept.get(location.segment)
+            with open(segment, "rb") as handle:
+                return [os.pread(handle.fileno(), loc.length, loc.offset) for loc in locations]
         if data is None:
-            data = self.root.read_bytes(location.segment)
-            self._segments_kept[location.segment] = data
+            data = self._segments_kept.get(segment)
+        if data is None:
+            data = self.root.read_bytes(segment)
+            self._segments_kept[segment] = data
             while len(self._segments_kept) > _S3_SEGMENTS_KEPT:
                 self._segments_kept.popitem(last=False)
-        else:
-            self._segments_kept.move_to_end(location.segment)
-        return data[location.offset : location.offset + location.length]
+        elif segment in self._segments_kept:
+            self._segments_kept.move_to_end(segment)
+        return [data[loc.offset : loc.offset + loc.length] for loc in locations]
+
+    def _decoded(self, key: str, frame: bytes) -> bytes | None:
+        try:
+            return decode_frame(frame, key)
+        except ValueError as exc:
+            self.report_corrupt(key, str(exc))
+            return None
 
     def get(self, key: str) -> bytes | None:
         """The stored bytes, or None on a miss (a corrupt or foreign frame is a miss,
@@ -291,12 +312,44 @@ class CacheStore:
         if frame is None and location is not None:
             frame = self._read_frame(location)
         if frame is not None:
-            try:
-                return decode_frame(frame, key)
-            except ValueError as exc:
-                self.report_corrupt(key, str(exc))
-                return None
+            return self._decoded(key, frame)
         return self.legacy.get(key) if self.read_legacy else None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
+        """:meth:`get` of every key held in a segment, each segment opened (on S3: fetched,
+        up to ``read_threads`` at once) once for all its keys.
+
+        Why: a cached rerun reads every answer of a pass; one open, or one request, per
+        key was a fixed cost on each of them. Keys in no segment are left out of the
+        result: only ``get`` looks a key up in the former layout, one request each, which
+        a caller may spread over threads. Raises when the storage cannot be read.
+        """
+        found: dict[str, bytes | None] = {}
+        wanted: dict[str, list[tuple[str, _Location]]] = {}
+        with self._lock:
+            index = self._load()
+            for key in keys:
+                raw_key = _key_bytes(_check_key(key))
+                frame = self._pending.get(raw_key)
+                if frame is not None:
+                    found[key] = self._decoded(key, frame)
+                elif (location := index.get(raw_key)) is not None:
+                    wanted.setdefault(location.segment, []).append((key, location))
+        fetched = self._fetch_segments(list(wanted)) if self.root.is_s3 else {}
+        for segment, entries in wanted.items():
+            frames = self._read_frames(segment, [loc for _, loc in entries], fetched.get(segment))
+            for (key, _), frame in zip(entries, frames, strict=True):
+                found[key] = self._decoded(key, frame)
+        return found
+
+    def _fetch_segments(self, segments: list[str]) -> dict[str, bytes]:
+        """The S3 segments not kept in memory, fetched in parallel (one GET each)."""
+        missing = [s for s in segments if s not in self._segments_kept]
+        if len(missing) < 2:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self.read_threads, len(missing)),
+                                thread_name_prefix="cache-read") as pool:
+            return dict(zip(missing, pool.map(self.root.read_bytes, missing), strict=True))
 
     def report_corrupt(self, key: str, reason: str) -> None:
         """Count and log an entry that is not the answer of ``key`` (it becomes a miss)."""

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import glob
 import json
+import random
+import re
+import string
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from enrichment_dagster.contracts import grounding
 from enrichment_dagster.contracts.columns import empty_row, flatten_pass, pass_columns, pass_schema
 from enrichment_dagster.contracts.grounding import is_grounded, normalize_for_match
 from enrichment_dagster.contracts.lenient import ContractError, validate_pass
@@ -161,6 +165,67 @@ def test_grounding_ignores_typography_but_not_words() -> None:
     assert is_grounded("we're looking for 5-7 years", posting) is True
     assert is_grounded("10 years of Python", posting) is False
     assert is_grounded("  ", posting) is None
+
+
+@pytest.mark.parametrize("text", [
+    "We\u2019re  looking\tfor 5\u20137 years\n\n of Python&amp;amp;SQL\u2026 ",
+    "\u00a0Salary:\u202f$150,000\u00a0-\u00a0$180,000 \u2014 \u201cremote\u201d \r\n",
+    "\u0130stanbul \u00c9QUIPE caf\u0065\u0301 \u2028 na\u00efve \u3000 \u0085 x",
+    "  ...  N/A  ---  ",
+    "\u212a\u212b 5\u00b0 K",  # the Kelvin sign lowercases to an ASCII k
+    "C++/C# (x86_64) & R&amp;D: 40%+ of $2.5M; e-mail: a@b.io \x00\x1f\x7f |~`^'",
+    "",
+    *(
+        "".join(random.Random(seed).choices(string.printable + "\x0b\x1c\x85\u2019", k=40))
+        for seed in range(200)
+    ),
+])
+def test_normalize_for_match_equals_cleaning_then_matching_rules(text: str) -> None:
+    """The fast paths (no separate collapse of spaces, a table for ASCII punctuation) give
+    what the rule says: ``clean_text``, typography unified, lowercased, every run of
+    spaces and punctuation one space."""
+    rule = clean_text(text).translate(grounding._TYPOGRAPHY).lower()
+    assert normalize_for_match(text) == grounding._NON_WORD.sub(" ", rule).strip()
+
+
+def _grounded_by_the_rule(evidence: str | None, posting: str) -> bool | None:
+    """is_grounded as first written: every '...'-joined piece present as whole words."""
+    if not evidence or not evidence.strip():
+        return None
+    needle = normalize_for_match(evidence)
+    if not needle:
+        return None
+    pieces = [p.strip() for p in re.split(r"\s*\.\.\.\s*", needle) if p.strip()]
+    if not any(re.search(r"\w", piece) for piece in pieces):
+        return False
+
+    def word(char: str) -> bool:
+        return char.isalnum() or char == "_"
+
+    def contains(piece: str) -> bool:
+        at = posting.find(piece)
+        while at >= 0:
+            before = posting[at - 1] if at else " "
+            end = at + len(piece)
+            after = posting[end] if end < len(posting) else " "
+            if not (word(before) and word(piece[0])) and not (word(after) and word(piece[-1])):
+                return True
+            at = posting.find(piece, at + 1)
+        return False
+
+    return all(contains(piece) for piece in pieces)
+
+
+def test_is_grounded_follows_the_rule_on_random_quotes() -> None:
+    posting = normalize_for_match(
+        "Join us in a team of 5 engineers... Senior role, $150,000-$180,000; C++/Go; _x_ 40%+."
+    )
+    words = posting.split() + ["...", "-", "$", "N/A", "eam", "engineer", " ", "", "\t", "&amp;"]
+    rng = random.Random(7)
+    quotes = [" ".join(rng.choices(words, k=rng.randint(1, 4))) for _ in range(3000)]
+    quotes += [posting[i : i + n] for i in range(0, len(posting), 3) for n in (2, 5, 9)]
+    for quote in quotes:
+        assert is_grounded(quote, posting) is _grounded_by_the_rule(quote, posting), quote
 
 
 def test_conform_silver_fills_missing_and_drops_extra_columns() -> None:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from enrichment_dagster.cli import main
 from enrichment_dagster.contracts import vocab
+from enrichment_dagster.contracts.absent import is_absent
 from enrichment_dagster.contracts.columns import pass_columns
 from enrichment_dagster.contracts.lenient import validate_pass
 from enrichment_dagster.contracts.silver import SilverRecord
+from enrichment_dagster.llm.parsing import parse_answer
 from enrichment_dagster.prompts import render
 from enrichment_dagster.prompts.render import (
     PromptBudget,
+    _prune,
     compact_pass1,
     prompt_version,
     render_prompt,
@@ -151,6 +155,30 @@ def test_compact_context_drops_nulls_and_not_mentioned() -> None:
     ).model
     text = compact_pass1(p1)
     assert text == '{"work_model":{"employment_type_stated":"full_time"}}'
+
+
+def _pruned_by_the_rule(value: Any) -> Any:
+    """The compact context's rule as first written: absent values dropped, recursively."""
+    if isinstance(value, dict):
+        pruned = {k: _pruned_by_the_rule(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if not is_absent(v)}
+    if isinstance(value, list):
+        return [_pruned_by_the_rule(v) for v in value if v not in (None, vocab.NOT_MENTIONED)]
+    return value
+
+
+def test_compact_context_of_real_answers_follows_the_rule(shared_data: Path) -> None:
+    """Every parsed pass-1/2 answer of the shared data: the same keys, values and order."""
+    checked = 0
+    for path in sorted((shared_data / "llm_outputs").glob("*/pass[12]-*-raw.txt")):
+        pass_number = int(path.name[4])
+        output = parse_answer(path.read_text("utf-8"), pass_number).output
+        if output is None:
+            continue
+        dumped = output.model_dump(mode="json")
+        assert json.dumps(_prune(dumped)) == json.dumps(_pruned_by_the_rule(dumped)), path
+        checked += 1
+    assert checked > 100
 
 
 def test_prompt_report_meets_the_size_target(shared_data: Path, capsys) -> None:

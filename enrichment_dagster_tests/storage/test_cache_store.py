@@ -88,6 +88,39 @@ def test_a_frame_of_another_key_is_a_reported_miss(tmp_path: Path) -> None:
     assert reader.get(_key("a")) is None and reader.corrupt == 1
 
 
+def test_get_many_reads_segments_once_and_leaves_the_former_layout_to_get(
+    storage_root: StorageRoot,
+) -> None:
+    payloads = {_key(f"m{i}"): b"answer %d" % i for i in range(40)}
+    for start in (0, 20):  # two segments
+        with CacheStore(storage_root, flush_entries=8) as cache:
+            for key in list(payloads)[start : start + 20]:
+                cache.put(key, payloads[key])
+    old = _key("former layout")
+    BlobStore(storage_root).put(old, b"old answer")
+    reader = CacheStore(storage_root, read_threads=3)
+    asked = [*payloads, old, _key("nowhere")]
+    assert reader.get_many(asked) == payloads  # the others: get's business
+    assert reader.get(old) == b"old answer"
+    writer = CacheStore(storage_root, flush_entries=1000)
+    writer.put(_key("pending"), b"not yet sealed or PUT")
+    assert writer.get_many([_key("pending")]) == {_key("pending"): b"not yet sealed or PUT"}
+
+
+def test_get_many_reports_a_foreign_frame_as_a_miss(tmp_path: Path) -> None:
+    root = StorageRoot(str(tmp_path))
+    with CacheStore(root, read_legacy=False) as cache:
+        cache.put(_key("a"), b"answer of a")
+        cache.put(_key("b"), b"answer of b")
+    (segment,) = CacheStore(root).segment_files()
+    data = Path(segment).read_bytes()
+    half = len(data) // 2
+    Path(segment).write_bytes(data[half:] + data[:half])  # b's frame where a's was
+    reader = CacheStore(root)
+    assert reader.get_many([_key("a"), _key("b")]) == {_key("a"): None, _key("b"): None}
+    assert reader.corrupt == 2
+
+
 def test_entries_of_the_per_file_layout_are_still_read(storage_root: StorageRoot) -> None:
     key = _key("before segments")
     BlobStore(storage_root).put(key, b"old answer")
