@@ -30,9 +30,11 @@ _TYPOGRAPHY = str.maketrans(
     }
 )
 _NON_WORD = re.compile(r"[^\w$€£₹%+.-]+")
-#: ``_NON_WORD`` on ASCII text, as a table: every ASCII character it matches becomes a space.
-_ASCII_NON_WORD = str.maketrans(
-    {c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in "_$%+.-")}
+#: ``_NON_WORD`` on ASCII text, as a table: every ASCII character it matches becomes a space,
+#: the others stay. Every character has its entry: ``str.translate`` pays for a lookup
+#: that fails (a ``LookupError`` raised and cleared) for each character missing from a table.
+_ASCII_NON_WORD = "".join(
+    c if c.isalnum() or c in "_$%+.-" else " " for c in map(chr, range(128))
 )
 _WORD = re.compile(r"\w")
 _ELLIPSIS = re.compile(r"\s*\.\.\.\s*")
