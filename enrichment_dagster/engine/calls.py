@@ -247,7 +247,7 @@ def build_request(
         temperature=env.config.temperature,
         context={
             "record": item.record,
-            "description": item.record.description,
+            "description": item.description,
             "pass1": item.context.pass1,
             "pass2": item.context.pass2,
         },

@@ -24,6 +24,10 @@ class PreparedRecord:
     #: Hash of the model input without the record id (see engine.cache.content_hash).
     input_hash: str
     key: str
+    #: ``record.description``, kept from rendering: grounding reads it again after the
+    #: whole batch was rendered, when the description cache no longer holds it and the
+    #: posting would be cleaned a second time (HTML entities decoded: most of its cost).
+    description: str
 
 
 @dataclass
@@ -90,4 +94,4 @@ def prepare_record(
     )
     input_hash = rendered.input_hash if by_record else content_hash(rendered.messages)
     key = answer_key(pass_number, backend_name, model_id, rendered.prompt_version, input_hash)
-    return PreparedRecord(index, record, context, rendered, input_hash, key)
+    return PreparedRecord(index, record, context, rendered, input_hash, key, record.description)
