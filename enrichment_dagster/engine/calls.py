@@ -240,7 +240,7 @@ def build_request(
     passes (:class:`RecordInputs`), every other backend the prompt only."""
     inputs = None
     if env.backend.reads_record:
-        inputs = RecordInputs(record=item.record, description=item.record.description,
+        inputs = RecordInputs(record=item.record, description=item.description,
                               pass1=item.context.pass1, pass2=item.context.pass2)
     return LLMRequest(
         record_id=item.record.job_posting_id,

@@ -25,6 +25,10 @@ class PreparedRecord:
     #: for a backend that answers by record, that hash bound to the id (record_input_hash).
     input_hash: str
     key: str
+    #: ``record.description``, kept from rendering: grounding reads it again after the
+    #: whole batch was rendered, when the description cache no longer holds it and the
+    #: posting would be cleaned a second time (HTML entities decoded: most of its cost).
+    description: str
 
 
 @dataclass
@@ -95,4 +99,4 @@ def prepare_record(
         else content_hash(rendered.messages)
     )
     key = answer_key(pass_number, backend_name, model_id, rendered.prompt_version, input_hash)
-    return PreparedRecord(index, record, context, rendered, input_hash, key)
+    return PreparedRecord(index, record, context, rendered, input_hash, key, record.description)

@@ -630,7 +630,7 @@ class _GroupRunner:
     def _ground(self, item: PreparedRecord, output: Any) -> GroundingCounts:
         try:
             return apply_grounding(
-                self.env.pass_number, output, item.record.description,
+                self.env.pass_number, output, item.description,
                 self.env.config.ungrounded_confidence_factor,
             )
         except Exception:  # counts are telemetry: never worth a paid answer

@@ -179,14 +179,21 @@ def _prune(value: Any) -> Any:
 def compact_pass1(output: Pass1Output | None) -> str:
     if output is None:
         return "{}"
-    data = _prune(output.model_dump(mode="json")[CORE_KEYS[1]])
-    # Verbatim quotes repeat the posting that passes 2 and 3 read in full.
-    data = {
-        group: {k: v for k, v in fields.items() if not k.endswith(("_text", "_raw"))}
-        for group, fields in data.items()
-    }
-    data = {group: fields for group, fields in data.items() if fields}
+    # Verbatim quotes repeat the posting that passes 2 and 3 read in full: not even dumped.
+    data = _prune(output.model_dump(mode="json", exclude=_pass1_quotes())[CORE_KEYS[1]])
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+@cache
+def _pass1_quotes() -> dict[str, dict[str, set[str]]]:
+    """``model_dump``'s ``exclude`` for the quote fields (``*_text``, ``*_raw``) of every
+    pass-1 group; a group left with nothing after pruning is dropped by ``_prune``."""
+    groups = {}
+    for group, kind in field_kinds(PASS_MODELS[1].model_fields[CORE_KEYS[1]].annotation).items():
+        assert kind.model is not None
+        groups[group] = {name for name in field_kinds(kind.model)
+                         if name.endswith(("_text", "_raw"))}
+    return {CORE_KEYS[1]: groups}
 
 
 def compact_pass2(output: Pass2Output | None) -> str:

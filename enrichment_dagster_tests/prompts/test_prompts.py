@@ -11,6 +11,7 @@ from enrichment_dagster.contracts import vocab
 from enrichment_dagster.contracts.absent import is_absent
 from enrichment_dagster.contracts.columns import pass_columns
 from enrichment_dagster.contracts.lenient import validate_pass
+from enrichment_dagster.contracts.passes import Pass1Output
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.llm.parsing import parse_answer
 from enrichment_dagster.prompts import render
@@ -167,6 +168,15 @@ def _pruned_by_the_rule(value: Any) -> Any:
     return value
 
 
+def _compact_pass1_by_the_rule(output: Pass1Output) -> str:
+    """compact_pass1 as first written: prune the dump, then drop quotes and empty groups."""
+    data = _pruned_by_the_rule(output.model_dump(mode="json")["extraction"])
+    data = {group: {k: v for k, v in fields.items() if not k.endswith(("_text", "_raw"))}
+            for group, fields in data.items()}
+    data = {group: fields for group, fields in data.items() if fields}
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 def test_compact_context_of_real_answers_follows_the_rule(shared_data: Path) -> None:
     """Every parsed pass-1/2 answer of the shared data: the same keys, values and order."""
     checked = 0
@@ -177,6 +187,8 @@ def test_compact_context_of_real_answers_follows_the_rule(shared_data: Path) -> 
             continue
         dumped = output.model_dump(mode="json")
         assert json.dumps(_prune(dumped)) == json.dumps(_pruned_by_the_rule(dumped)), path
+        if isinstance(output, Pass1Output):
+            assert compact_pass1(output) == _compact_pass1_by_the_rule(output), path
         checked += 1
     assert checked > 100
 
