@@ -7,13 +7,13 @@ by column. Only this run's telemetry may differ: a hit costs nothing and takes n
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine import EngineConfig, PassContext, RecordResult, run_pass
@@ -173,27 +173,52 @@ def test_a_failed_batch_read_leaves_each_answer_to_its_own_read(tmp_path: Path) 
     assert {r.error_class for r in results if r.record_id != "empty"} == {"cache_error"}
 
 
-def test_run_pass_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
-    """Rendering and cache hits run with the collector paused: it is running again after
-    the pass, stays off if the application turned it off, and what it froze stays frozen."""
+class _Collector:
+    """Stands in for the ``gc`` module as the runner sees it: the collector's state is
+    process-wide, so other threads of the test session (a fake server's, a subprocess
+    launch) could flip the real one between a pass and an assertion."""
+
+    def __init__(self, enabled: bool, frozen: int = 0) -> None:
+        self.enabled, self.frozen, self.calls = enabled, frozen, []
+
+    def isenabled(self) -> bool:
+        return self.enabled
+
+    def disable(self) -> None:
+        self.calls.append("disable")
+        self.enabled = False
+
+    def enable(self) -> None:
+        self.calls.append("enable")
+        self.enabled = True
+
+    def get_freeze_count(self) -> int:
+        return self.frozen
+
+    def freeze(self) -> None:
+        self.calls.append("freeze")
+
+    def unfreeze(self) -> None:
+        self.calls.append("unfreeze")
+
+
+@pytest.mark.parametrize("enabled, frozen, expected", [
+    (True, 0, ["disable", "freeze", "unfreeze", "enable"]),  # paused, objects moved, restarted
+    (False, 0, []),                                          # the application turned it off
+    (True, 5, ["disable", "enable"]),                        # what the application froze stays
+])
+def test_run_pass_leaves_the_garbage_collector_as_it_found_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, enabled: bool, frozen: int,
+        expected: list[str]) -> None:
+    """Rendering and cache hits run with the collector paused, fresh or cached."""
+    from enrichment_dagster.engine import runner
+
     records = mixed_records(10)
     backend = QuotingModel()
     cache = CacheStore(StorageRoot(str(tmp_path / "store")))
     config = EngineConfig(models={1: MODEL})
-    run_pass(records, 1, backend, config, cache)  # fresh
-    assert gc.isenabled()
-    run_pass(records, 1, backend, config, cache)  # cached
-    assert gc.isenabled()
-    gc.disable()
-    try:
+    for _ in ("fresh", "cached"):
+        collector = _Collector(enabled, frozen)
+        monkeypatch.setattr(runner, "gc", collector)
         run_pass(records, 1, backend, config, cache)
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        run_pass(records, 1, backend, config, cache)
-        assert gc.isenabled() and gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
+        assert collector.calls == expected and collector.enabled is enabled
