@@ -117,19 +117,14 @@ def silver_ai(
     quality: QualityThresholds,
 ) -> Iterator[Any]:
     with releasing_silver(context, storage):
-        yield from _build_partitions(context, pass1, pass2, pass3, storage, quality)
+        yield from _build_partitions(context, {1: pass1, 2: pass2, 3: pass3}, storage, quality)
 
 
-def _build_partitions(
-    context: AssetExecutionContext,
-    pass1: Any,
-    pass2: Any,
-    pass3: Any,
-    storage: StorageResource,
-    quality: QualityThresholds,
-) -> Iterator[Any]:
+def _build_partitions(context: AssetExecutionContext, inputs: dict[int, Any], storage: StorageResource,
+                      quality: QualityThresholds) -> Iterator[Any]:
+    """Build, check and write each partition of the run (see the module docstring)."""
     keys = run_partition_keys(context)
-    passes = {1: by_partition(keys, pass1), 2: by_partition(keys, pass2), 3: by_partition(keys, pass3)}
+    passes = {n: by_partition(keys, value) for n, value in inputs.items()}
     blocked = []
     for key in keys:
         batch = load_silver(context, storage, key)
