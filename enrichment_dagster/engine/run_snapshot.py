@@ -20,7 +20,7 @@ The snapshot is an internal intermediate, not an input: one that is missing or u
 rebuilt from Silver (and said so in the log), never trusted half-read. The last step of the
 run that reads it deletes the run's folder; a run that died before that leaves one, which
 :func:`sweep_stale` removes once it is older than :data:`STALE_AFTER_S` (called whenever a
-snapshot is written, so no extra job is needed). The folder starts with ``_``, so partition
+run discards its own, so no extra job is needed). The folder starts with ``_``, so partition
 listings never see it.
 """
 
@@ -78,7 +78,6 @@ def run_silver(root: StorageRoot, run_id: str, partition_key: str) -> RunSilver:
     if batch is not None:
         return RunSilver(batch, "snapshot")
     batch = read_silver(root, partition_key)
-    sweep_stale(root)
     root.write_bytes_atomic(path, snapshot_bytes(batch))
     return RunSilver(batch, "storage")
 
@@ -130,8 +129,10 @@ def read_snapshot(root: StorageRoot, path: str) -> SilverBatch | None:
 
 
 def discard_run(root: StorageRoot, run_id: str) -> None:
-    """Delete the run's snapshots (its last Silver reader is done)."""
+    """Delete the run's snapshots (its last Silver reader is done), and those of dead runs
+    (:func:`sweep_stale`): one listing per run, not one per partition."""
     root.delete_folder(run_folder(root, run_id))
+    sweep_stale(root)
 
 
 def sweep_stale(root: StorageRoot, now: float | None = None) -> list[str]:
