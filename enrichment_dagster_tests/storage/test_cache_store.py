@@ -74,16 +74,21 @@ def test_an_unsealed_segment_is_scanned_and_a_torn_tail_ignored(tmp_path: Path) 
     assert reader.get(_key("torn")) is None
 
 
-def test_a_frame_of_another_key_is_a_reported_miss(tmp_path: Path) -> None:
+def _swapped_segment(tmp_path: Path) -> StorageRoot:
+    """A root whose one segment holds a's and b's frames, swapped: b's frame where a's was."""
     root = StorageRoot(str(tmp_path))
     with CacheStore(root, read_legacy=False) as cache:
         cache.put(_key("a"), b"answer of a")
         cache.put(_key("b"), b"answer of b")
     (segment,) = CacheStore(root).segment_files()
     data = Path(segment).read_bytes()
-    frame_a = encode_frame(_key("a"), b"answer of a")
-    swapped = data[len(frame_a):] + data[: len(frame_a)]  # b's frame where a's was
-    Path(segment).write_bytes(swapped)
+    frame_a = len(encode_frame(_key("a"), b"answer of a"))
+    Path(segment).write_bytes(data[frame_a:] + data[:frame_a])
+    return root
+
+
+def test_a_frame_of_another_key_is_a_reported_miss(tmp_path: Path) -> None:
+    root = _swapped_segment(tmp_path)
     reader = CacheStore(root, read_legacy=False)
     assert reader.get(_key("a")) is None and reader.corrupt == 1
 
@@ -108,15 +113,7 @@ def test_get_many_reads_segments_once_and_leaves_the_former_layout_to_get(
 
 
 def test_get_many_reports_a_foreign_frame_as_a_miss(tmp_path: Path) -> None:
-    root = StorageRoot(str(tmp_path))
-    with CacheStore(root, read_legacy=False) as cache:
-        cache.put(_key("a"), b"answer of a")
-        cache.put(_key("b"), b"answer of b")
-    (segment,) = CacheStore(root).segment_files()
-    data = Path(segment).read_bytes()
-    half = len(data) // 2
-    Path(segment).write_bytes(data[half:] + data[:half])  # b's frame where a's was
-    reader = CacheStore(root)
+    reader = CacheStore(_swapped_segment(tmp_path))
     assert reader.get_many([_key("a"), _key("b")]) == {_key("a"): None, _key("b"): None}
     assert reader.corrupt == 2
 
