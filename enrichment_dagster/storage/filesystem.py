@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
@@ -197,6 +198,32 @@ class StorageRoot:
         else:
             _write_local_atomic(fs_path, data)
 
+    def staging_path(self, fs_path: str) -> str:
+        """A new local file path where a large file for ``fs_path`` is built before
+        :meth:`promote`: hidden beside the target on a local root (so the promotion is a
+        rename, and readers skip it meanwhile), in the machine's temp folder for S3."""
+        name = posixpath.basename(fs_path)
+        if self.is_s3:
+            return os.path.join(tempfile.gettempdir(), f".{name}.{uuid.uuid4().hex}.tmp")
+        folder = os.path.dirname(fs_path)
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+
+    def promote(self, staging: str, fs_path: str) -> None:
+        """Make the finished file at ``staging`` the file ``fs_path`` at once (readers see the
+        old file or the whole new one), and remove ``staging``. On S3 the upload goes in
+        parts when large (an object appears only when its upload completes)."""
+        try:
+            if self.is_s3:
+                assert self.bucket is not None
+                self.s3_client.upload_file(staging, self.bucket, self._s3_key(fs_path))
+            else:
+                with open(staging, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(staging, fs_path)
+        finally:
+            discard_staging(staging)
+
     def list_files(self, fs_path: str, recursive: bool = True,
                    start_after: str | None = None) -> list[FileEntry]:
         """Files under the folder ``fs_path``; empty when it does not exist.
@@ -262,3 +289,11 @@ def _write_local_atomic(fs_path: str, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def discard_staging(staging: str) -> None:
+    """Remove a staging file (see :meth:`StorageRoot.staging_path`); gone already is fine."""
+    try:
+        os.unlink(staging)
+    except FileNotFoundError:
+        pass

@@ -18,12 +18,18 @@ partition is written as its own atomic file, and an input spanning several parti
 returned the same way, as ``UPathIOManager`` does. A one-partition output may be a bare
 table or a one-entry dict.
 
+An asset too large to return as a table (the passes stream their records in chunks) writes
+its partitions through ``storage.parquet.partition_writer`` and outputs the
+``WrittenPartition`` of each, in the same shapes: this class records them as it would a
+table it wrote, after checking that each is the partition's file under its own root.
+
 Output metadata, per partition: ``path`` (the file's URI), ``rows``, ``bytes``; it goes on
 that partition's own materialization event.
 """
 
 from __future__ import annotations
 
+import posixpath
 from functools import cached_property
 
 import pyarrow as pa
@@ -37,7 +43,16 @@ from dagster import (
 from pydantic import Field
 
 from enrichment_dagster.storage.filesystem import DEFAULT_STORAGE_URI, StorageRoot
-from enrichment_dagster.storage.parquet import read_partition, write_partition
+from enrichment_dagster.storage.parquet import (
+    PART_FILE_NAME,
+    WrittenPartition,
+    partition_folder,
+    read_partition,
+    write_partition,
+)
+
+#: What an output may be, per partition: a table to write, or a file written already.
+Stored = pa.Table | WrittenPartition
 
 
 class ParquetIOManager(ConfigurableIOManager):
@@ -57,11 +72,11 @@ class ParquetIOManager(ConfigurableIOManager):
         """Built once per resource instance: the pyarrow/boto3 clients are reusable."""
         return StorageRoot(self.storage_uri, endpoint_url=self.s3_endpoint_url)
 
-    def handle_output(self, context: OutputContext, obj: pa.Table | dict[str, pa.Table]) -> None:
+    def handle_output(self, context: OutputContext, obj: Stored | dict[str, Stored]) -> None:
         dataset = _dataset_name(context.asset_key if context.has_asset_key else None)
         tables = _tables_by_partition(context, dataset, obj)
         for partition_key, table in tables.items():
-            written = write_partition(self.storage_root, dataset, partition_key, table)
+            written = self._store(dataset, partition_key, table)
             metadata = {
                 "path": MetadataValue.path(written.uri),
                 "rows": MetadataValue.int(written.rows),
@@ -74,6 +89,16 @@ class ParquetIOManager(ConfigurableIOManager):
                 context.step_context.add_asset_metadata(
                     metadata, asset_key=context.asset_key, partition_key=partition_key
                 )
+
+    def _store(self, dataset: str, partition_key: str, obj: Stored) -> WrittenPartition:
+        """Write a table; check a partition written already (see the module docstring)."""
+        if isinstance(obj, pa.Table):
+            return write_partition(self.storage_root, dataset, partition_key, obj)
+        expected = posixpath.join(partition_folder(self.storage_root, dataset, partition_key), PART_FILE_NAME)
+        if obj.path != expected:
+            raise ValueError(f"ParquetIOManager: {dataset!r} partition {partition_key} was written to "
+                             f"{obj.uri}, not to {self.storage_root.display(expected)}")
+        return obj
 
     def load_input(self, context: InputContext) -> pa.Table | dict[str, pa.Table]:
         dataset = _dataset_name(context.asset_key if context.has_asset_key else None)
@@ -98,20 +123,20 @@ def _unpartitioned_error(dataset: str) -> ValueError:
 
 
 def _tables_by_partition(
-    context: OutputContext, dataset: str, obj: pa.Table | dict[str, pa.Table]
-) -> dict[str, pa.Table]:
+    context: OutputContext, dataset: str, obj: Stored | dict[str, Stored]
+) -> dict[str, Stored]:
     """``{partition_key: table}`` for exactly the output's partitions, or a clear error."""
     if not context.has_asset_partitions:
         raise _unpartitioned_error(dataset)
     keys = list(context.asset_partition_keys)
-    if isinstance(obj, pa.Table):
+    if isinstance(obj, Stored):
         if len(keys) != 1:
             raise ValueError(
                 f"ParquetIOManager got one table for {len(keys)} partitions of {dataset!r}; "
                 "a run over a range must output {partition_key: table}"
             )
         return {keys[0]: obj}
-    if not isinstance(obj, dict) or not all(isinstance(t, pa.Table) for t in obj.values()):
+    if not isinstance(obj, dict) or not all(isinstance(t, Stored) for t in obj.values()):
         raise TypeError(
             f"ParquetIOManager stores pyarrow.Table outputs (or a dict of them by partition); "
             f"asset {dataset!r} returned {type(obj).__name__}"

@@ -40,16 +40,17 @@ No Dagster import: the engine and the CLI use this module directly.
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from enrichment_dagster.contracts.drift import unify_tables
-from enrichment_dagster.storage.filesystem import FileEntry, StorageRoot
+from enrichment_dagster.storage.filesystem import FileEntry, StorageRoot, discard_staging
 from enrichment_dagster.storage.partition_keys import partition_key_to_path, path_to_partition_key
 
 PART_FILE_NAME = "part-00000.parquet"
@@ -177,6 +178,117 @@ def count_partition_rows(root: StorageRoot, dataset: str, partition_key: str) ->
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class PartBatch:
+    """Rows of one data file of a partition, read in order: ``name`` as in
+    :class:`PartitionPart`, ``offset`` the index of the first row within that file."""
+
+    name: str
+    offset: int
+    table: pa.Table
+
+
+def iter_partition_batches(root: StorageRoot, dataset: str, partition_key: str,
+                           rows: int) -> Iterator[PartBatch]:
+    """Every data file of one partition, ``rows`` rows at a time, in path order.
+
+    The same files and errors as :func:`read_partition_parts`, but at most one batch is in
+    memory at once. A file that vanishes mid-stream raises ``FileNotFoundError``: what was
+    yielded before came from the old version, so the caller starts over (a reader of a
+    whole partition cannot mix two versions of it).
+    """
+    folder = partition_folder(root, dataset, partition_key)
+    for entry in _data_files(root, folder, dataset, partition_key):
+        name, offset = _relative(folder, entry.path), 0
+        with _parquet_file(root, entry.path) as parquet:  # maps read errors, naming the file
+            for batch in parquet.iter_batches(batch_size=rows):
+                yield PartBatch(name, offset, pa.Table.from_batches([batch]))
+                offset += batch.num_rows
+
+
+class RowsById:
+    """The rows of one stored partition, fetched by id a row group at a time.
+
+    How a streaming step reads an upstream table without holding it: the id column is read
+    whole (a few MB for 50,000 rows), then :meth:`take` reads only the row groups holding
+    the wanted ids. Tables written by ``partition_writer`` have one row group per chunk in
+    the order of the run's snapshot, so a chunk's rows are usually one row group, which is
+    kept for the next call; any other order (an upstream written by an earlier run, before
+    Silver changed) is still found, only with more reads. A file written whole has one row
+    group, read once. Use as a context manager (the files stay open).
+    """
+
+    def __init__(self, root: StorageRoot, dataset: str, partition_key: str, key_column: str = "job_posting_id") -> None:
+        self.key_column = key_column
+        self._stack = ExitStack()
+        self._files: list[pq.ParquetFile] = []
+        self._names: list[str] = []
+        self._where: dict[str, tuple[int, int, int]] = {}  # id -> (file, row group, row in group)
+        self._cached: tuple[tuple[int, int], pa.Table] | None = None
+        folder = partition_folder(root, dataset, partition_key)
+        try:
+            for entry in _data_files(root, folder, dataset, partition_key):
+                parquet = self._stack.enter_context(_parquet_file(root, entry.path))
+                file_index = len(self._files)
+                self._files.append(parquet)
+                self._names.append(root.display(entry.path))
+                try:
+                    ids = parquet.read(columns=[key_column]).column(key_column).to_pylist()
+                except _ARROW_READ_ERRORS as exc:
+                    raise PartitionReadError(f"cannot read {self._names[-1]} as Parquet: {exc}") from exc
+                starts = [0]
+                for group in range(parquet.metadata.num_row_groups):
+                    starts.append(starts[-1] + parquet.metadata.row_group(group).num_rows)
+                group = 0
+                for row, record_id in enumerate(ids):
+                    while row >= starts[group + 1]:
+                        group += 1
+                    self._where.setdefault(record_id, (file_index, group, row - starts[group]))
+        except BaseException:
+            self._stack.close()
+            raise
+
+    def __contains__(self, record_id: object) -> bool:
+        return record_id in self._where
+
+    def take(self, ids: Sequence[str]) -> pa.Table:
+        """The rows of ``ids`` that the partition holds, in the order of ``ids``."""
+        wanted = [(record_id, self._where[record_id]) for record_id in dict.fromkeys(ids) if record_id in self._where]
+        pieces: list[pa.Table] = []
+        run: list[int] = []
+        current: tuple[int, int] | None = None
+        for _, (file_index, group, row) in wanted:
+            if (file_index, group) != current:
+                if current is not None:
+                    pieces.append(self._group(current).take(pa.array(run, pa.int64())))
+                current, run = (file_index, group), []
+            run.append(row)
+        if current is not None:
+            pieces.append(self._group(current).take(pa.array(run, pa.int64())))
+        if not pieces:
+            return self._files[0].schema_arrow.empty_table() if self._files else pa.table({})
+        return pa.concat_tables(pieces, promote_options="permissive")
+
+    def _group(self, where: tuple[int, int]) -> pa.Table:
+        if self._cached is None or self._cached[0] != where:
+            try:
+                table = self._files[where[0]].read_row_group(where[1])
+            except _ARROW_READ_ERRORS as exc:
+                raise PartitionReadError(f"cannot read {self._names[where[0]]} as Parquet: {exc}") from exc
+            self._cached = (where, table)
+        return self._cached[1]
+
+    def close(self) -> None:
+        self._cached = None
+        self._stack.close()
+
+    def __enter__(self) -> RowsById:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _relative(folder: str, fs_path: str) -> str:
     """``fs_path`` inside ``folder`` (``late/part-1.parquet``)."""
     prefix = folder.rstrip("/") + "/"
@@ -264,6 +376,73 @@ def write_partition(
     return WrittenPartition(root.display(target), target, table.num_rows, len(data))
 
 
+class StagedParquet:
+    """A Parquet file written a chunk at a time and published whole by :meth:`commit`.
+
+    Why: a partition of 50,000 postings is too large to hold as one table, and readers must
+    still never see part of it. Each :meth:`write` appends a row group to a staging file
+    (``StorageRoot.staging_path``); :meth:`commit` publishes it atomically
+    (``StorageRoot.promote``). Leaving the ``with`` block without a commit (an error, a
+    blocking check) removes the staging file and leaves the old file, if any, in place.
+    Every chunk is fitted to ``schema`` (``conform_to_schema``), so the row groups agree.
+    """
+
+    def __init__(self, root: StorageRoot, fs_path: str, schema: pa.Schema,
+                 after_commit: Callable[[], None] | None = None) -> None:
+        self.root, self.fs_path, self.schema = root, fs_path, _without_spark_metadata(schema.empty_table()).schema
+        self.rows = 0
+        self._after_commit = after_commit
+        self._staging = root.staging_path(fs_path)
+        self._writer: pq.ParquetWriter | None = pq.ParquetWriter(self._staging, self.schema, compression="snappy")
+
+    def write(self, table: pa.Table) -> None:
+        """Append ``table`` as one row group (an empty table writes nothing)."""
+        if self._writer is None:
+            raise RuntimeError(f"{self.root.display(self.fs_path)}: write after commit or abort")
+        if table.num_rows:
+            self._writer.write_table(conform_to_schema(table, self.schema))
+            self.rows += table.num_rows
+
+    def add_metadata(self, metadata: dict[bytes, bytes]) -> None:
+        """Key-value metadata for the file's footer (written at commit)."""
+        if self._writer is None:
+            raise RuntimeError(f"{self.root.display(self.fs_path)}: metadata after commit or abort")
+        self._writer.add_key_value_metadata(metadata)
+
+    def commit(self) -> WrittenPartition:
+        """Publish the file; returns what was written."""
+        if self._writer is None:
+            raise RuntimeError(f"{self.root.display(self.fs_path)}: committed or aborted already")
+        self._writer.close()
+        self._writer = None
+        size = os.path.getsize(self._staging)
+        self.root.promote(self._staging, self.fs_path)
+        if self._after_commit is not None:
+            self._after_commit()
+        return WrittenPartition(self.root.display(self.fs_path), self.fs_path, self.rows, size)
+
+    def abort(self) -> None:
+        """Drop what was staged (nothing is published); safe to call twice."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        discard_staging(self._staging)
+
+    def __enter__(self) -> StagedParquet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
+def partition_writer(root: StorageRoot, dataset: str, partition_key: str, schema: pa.Schema) -> StagedParquet:
+    """A :class:`StagedParquet` for one partition's ``part-00000.parquet``: after the commit
+    the partition holds that file alone, as after :func:`write_partition`."""
+    folder = partition_folder(root, dataset, partition_key)
+    target = posixpath.join(folder, PART_FILE_NAME)
+    return StagedParquet(root, target, schema, after_commit=lambda: _remove_stale_parts(root, folder, keep=target))
+
+
 def conform_to_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly ``schema``'s columns, order, types and metadata.
 
@@ -308,8 +487,10 @@ def _to_parquet_bytes(table: pa.Table) -> bytes:
 
 
 def _remove_stale_parts(root: StorageRoot, folder: str, keep: str) -> None:
-    for entry in root.list_files(folder, recursive=False):
-        if entry.path != keep and entry.name.endswith(".parquet"):
+    """Delete every file readers would read besides ``keep``, sub-folders included (they
+    read ``late/part-1.parquet`` too); hidden and ``_`` files are not data and stay."""
+    for entry in root.list_files(folder, recursive=True):
+        if entry.path != keep and not is_ignored_path(_relative(folder, entry.path)):
             root.delete(entry.path)
 
 
