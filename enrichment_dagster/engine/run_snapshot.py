@@ -12,7 +12,10 @@ mid-run, so that pass 2 could enrich records pass 1 never saw.
 Now the first step of a run that needs a partition reads it from storage and writes the
 prepared result (the kept rows, conformed to ``SILVER_SCHEMA``, and what was skipped or
 repaired) as one Parquet file under ``_runs/<run_id>/``; the later steps of the same run read
-that file. A run therefore reads Silver once and works on one view of it. Completeness is
+that file. A run therefore reads Silver once and works on one view of it. Both are streamed:
+the Silver files ``chunk_records`` rows at a time into one row group each of a staged file
+(what was skipped or repaired goes in its footer), and every step reads the snapshot back a
+row group at a time (:meth:`RunSilver.chunks`), so no step holds a whole partition. Completeness is
 still checked against the Silver files in storage, read independently (footer row counts and
 the id column), never against this snapshot: it is what catches rows lost between the two.
 
@@ -26,19 +29,24 @@ listings never see it.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enrichment_dagster.contracts.silver import SilverRecord
-from enrichment_dagster.engine.tables import SilverBatch, read_silver
+from enrichment_dagster.contracts.silver import SILVER_SCHEMA, SilverRecord
+from enrichment_dagster.engine.tables import SILVER_DATASET, SilverBatch, SilverPreparer
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.names import path_component
+from enrichment_dagster.storage.parquet import (
+    PartitionNotFoundError,
+    StagedParquet,
+    iter_partition_batches,
+)
 from enrichment_dagster.storage.partition_keys import partition_key_to_path
 
 log = logging.getLogger(__name__)
@@ -47,17 +55,58 @@ RUNS_DIR = "_runs"
 SNAPSHOT_NAME = "prepared_silver.parquet"
 #: Schema-metadata key holding what the preparation skipped or repaired (JSON).
 PROBLEMS_KEY = b"enrichment.silver_problems"
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
+#: Records held in memory at once by a step (``ENRICHMENT_CHUNK_RECORDS``): the snapshot's
+#: row-group size, and so the size of the chunks every step streams.
+DEFAULT_CHUNK_RECORDS = 1000
+#: Tries at streaming a Silver partition that a writer replaces under us.
+READ_ATTEMPTS = 3
 #: A run's folder older than this is a leftover of a run that died: no step runs for a day.
 STALE_AFTER_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
-class RunSilver:
-    """A prepared partition and where it came from (``storage`` or ``snapshot``)."""
+class SilverProblems:
+    """What preparing a partition skipped or repaired (see ``engine.tables.SilverBatch``)."""
 
-    batch: SilverBatch
+    duplicate_ids: list[str]
+    invalid_rows: list[str]
+    repaired_rows: list[str]
+    rows_read: int
+    records: int
+
+    @property
+    def rows_skipped(self) -> int:
+        """Rows read but not enriched, each with a named reason (duplicate or invalid)."""
+        return len(self.duplicate_ids) + len(self.invalid_rows)
+
+
+@dataclass(frozen=True)
+class RunSilver:
+    """A prepared partition in the run's snapshot, and where it came from (``storage`` or
+    ``snapshot``): its problems at once, its rows a chunk at a time (:meth:`chunks`)."""
+
+    root: StorageRoot
+    path: str
+    problems: SilverProblems
     source: str
+
+    def chunks(self) -> Iterator[SilverBatch]:
+        """The kept rows and their records, one row group (at most ``chunk_records`` rows)
+        at a time; each chunk's problems are empty (they are in :attr:`problems`)."""
+        with self.root.fs.open_input_file(self.path) as handle:
+            parquet = pq.ParquetFile(handle)
+            for index in range(parquet.num_row_groups):
+                table = parquet.read_row_group(index).replace_schema_metadata(None)
+                yield SilverBatch(table, [SilverRecord.model_validate(row) for row in table.to_pylist()])
+
+    @property
+    def batch(self) -> SilverBatch:
+        """The whole partition as one batch (small partitions and tests)."""
+        whole = SilverPreparer.combine(list(self.chunks()))
+        problems = self.problems
+        return SilverBatch(whole.table, whole.records, list(problems.duplicate_ids), list(problems.invalid_rows),
+                           list(problems.repaired_rows), rows_read=problems.rows_read)
 
 
 def run_folder(root: StorageRoot, run_id: str) -> str:
@@ -69,59 +118,79 @@ def snapshot_path(root: StorageRoot, run_id: str, partition_key: str) -> str:
                      partition_key_to_path(partition_key), SNAPSHOT_NAME)
 
 
-def run_silver(root: StorageRoot, run_id: str, partition_key: str) -> RunSilver:
+def run_silver(root: StorageRoot, run_id: str, partition_key: str,
+               chunk_records: int = DEFAULT_CHUNK_RECORDS) -> RunSilver:
     """The run's prepared partition: its snapshot when an earlier step wrote one, else read
     from storage (which raises, naming the file, for a missing or corrupt partition) and
-    written as the snapshot for the steps that follow."""
+    written as the snapshot for the steps that follow, ``chunk_records`` rows at a time."""
     path = snapshot_path(root, run_id, partition_key)
-    batch = read_snapshot(root, path)
-    if batch is not None:
-        return RunSilver(batch, "snapshot")
-    batch = read_silver(root, partition_key)
-    root.write_bytes_atomic(path, snapshot_bytes(batch))
-    return RunSilver(batch, "storage")
+    found = open_snapshot(root, path)
+    if found is not None:
+        return found
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        try:
+            return write_snapshot(root, path, partition_key, chunk_records)
+        except PartitionNotFoundError:
+            raise
+        except FileNotFoundError:
+            # A writer replaced a Silver file while it was streamed: start over, so the
+            # snapshot never mixes two versions of the partition.
+            if attempt == READ_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def snapshot_bytes(batch: SilverBatch) -> bytes:
-    """The batch as Parquet: its table, and its problems in the schema metadata."""
-    problems = {
-        "format": SNAPSHOT_FORMAT,
-        "duplicate_ids": batch.duplicate_ids,
-        "invalid_rows": batch.invalid_rows,
-        "repaired_rows": batch.repaired_rows,
-        "rows_read": batch.rows_read,
-    }
-    metadata = dict(batch.table.schema.metadata or {})
-    metadata[PROBLEMS_KEY] = json.dumps(problems).encode()
-    buffer = io.BytesIO()
-    pq.write_table(batch.table.replace_schema_metadata(metadata), buffer)
-    return buffer.getvalue()
+def write_snapshot(root: StorageRoot, path: str, partition_key: str, chunk_records: int) -> RunSilver:
+    """Stream the Silver partition through the preparation into the snapshot: one row group
+    per chunk, what was skipped or repaired in the footer."""
+    preparer = SilverPreparer()
+    duplicates: list[str] = []
+    invalid: list[str] = []
+    repaired: list[str] = []
+    rows_read = records = 0
+    with StagedParquet(root, path, SILVER_SCHEMA) as out:
+        for part in iter_partition_batches(root, SILVER_DATASET, partition_key, chunk_records):
+            chunk = preparer.add(part.name, part.offset, part.table)
+            out.write(chunk.table)
+            duplicates += chunk.duplicate_ids
+            invalid += chunk.invalid_rows
+            repaired += chunk.repaired_rows
+            rows_read += chunk.rows_read
+            records += len(chunk.records)
+        problems = SilverProblems(duplicates, invalid, repaired, rows_read, records)
+        out.add_metadata({PROBLEMS_KEY: json.dumps({"format": SNAPSHOT_FORMAT, **asdict(problems)}).encode()})
+        out.commit()
+    return RunSilver(root, path, problems, "storage")
 
 
-def read_snapshot(root: StorageRoot, path: str) -> SilverBatch | None:
-    """The batch a snapshot holds; None when there is none or it cannot be read whole.
+def open_snapshot(root: StorageRoot, path: str) -> RunSilver | None:
+    """The snapshot at ``path``; None when there is none or it cannot be read whole.
 
-    The records are validated again from the stored rows: they are the rows the first
-    step validated, so this gives the same records, and a snapshot altered in storage can
-    never bring an unvalidated record into a prompt.
+    Every row is validated against the contract here, before any is served (and again as
+    each chunk is served): they are the rows the first step validated, so this passes, and a
+    snapshot altered in storage can never bring an unvalidated record into a prompt, nor
+    fail a step half-way through its chunks.
     """
-    try:
-        data = root.read_bytes(path)
-    except FileNotFoundError:
+    if not root.exists(path):
         return None
     try:
-        table = pq.read_table(io.BytesIO(data))
-        problems = json.loads((table.schema.metadata or {})[PROBLEMS_KEY])
-        if problems.get("format") != SNAPSHOT_FORMAT:
-            raise ValueError(f"snapshot format {problems.get('format')!r}")
-        records = [SilverRecord.model_validate(row) for row in table.to_pylist()]
-        return SilverBatch(
-            table.replace_schema_metadata(None), records,
-            duplicate_ids=list(problems["duplicate_ids"]),
-            invalid_rows=list(problems["invalid_rows"]),
-            repaired_rows=list(problems["repaired_rows"]),
-            rows_read=int(problems["rows_read"]),
-        )
+        with root.fs.open_input_file(path) as handle:
+            parquet = pq.ParquetFile(handle)
+            footer = json.loads((parquet.metadata.metadata or {})[PROBLEMS_KEY])
+            if footer.pop("format", None) != SNAPSHOT_FORMAT:
+                raise ValueError("unknown snapshot format")
+            problems = SilverProblems(**footer)
+            if not parquet.schema_arrow.remove_metadata().equals(SILVER_SCHEMA.remove_metadata()):
+                raise ValueError("schema differs from the Silver contract")
+            rows = 0
+            for index in range(parquet.num_row_groups):
+                table = parquet.read_row_group(index)
+                for row in table.to_pylist():
+                    SilverRecord.model_validate(row)
+                rows += table.num_rows
+            if rows != problems.records:
+                raise ValueError(f"{rows} rows, the footer says {problems.records}")
+        return RunSilver(root, path, problems, "snapshot")
     except (pa.ArrowException, OSError, KeyError, TypeError, ValueError) as exc:
         log.warning("run snapshot %s is unreadable (%s: %s); Silver is read again",
                     root.display(path), type(exc).__name__, exc)

@@ -112,27 +112,57 @@ def run_pass(
     batch gets its own, built from ``config``.
     Raises ConfigurationError (before any call) for an invalid config or an unknown model.
     """
-    config = config or EngineConfig()
-    if pass_number not in (1, 2, 3):
-        raise ConfigurationError(f"pass_number must be 1, 2 or 3, got {pass_number!r}")
-    config.validate()
-    model_id = config.model_for(pass_number)
-    env = _make_env(backend, pass_number, model_id, config, resolve_price(backend, model_id), pacer)
-    preparer = _Preparer(
-        pass_number, backend_identity(backend), model_id, config, previous or {},
-        by_record=backend.answers_by_record,
-    )
-    results: list[RecordResult | None] = [None] * len(records)
-    try:
-        _dispatch(records, preparer, _GroupRunner(env, cache), results)
-    finally:
-        _close_cache(cache, env)
-    final = [
-        result if result is not None else _internal(records[i], i, pass_number, "no result")
-        for i, result in enumerate(results)
-    ]
-    log.info("pass %d batch done: %s", pass_number, BatchSummary.from_results(final).to_dict())
-    return final
+    with PassStream(pass_number, backend, config, cache, pacer=pacer) as stream:
+        return stream.run(records, previous)
+
+
+class PassStream:
+    """One pass over records that arrive a chunk at a time (a partition too large to hold).
+
+    Everything that is the pass's and not the chunk's spans the chunks: the pacer, the
+    budget, the batch-wide stops (an unwritable cache, an unreachable model) and the cache's
+    writer session, sealed once by :meth:`close`. So a partition streamed in chunks is
+    paced, capped and stopped as if it had been one batch, and its answers go to one
+    segment. ``run_pass`` is a stream of one chunk.
+    """
+
+    def __init__(self, pass_number: int, backend: LLMBackend, config: EngineConfig | None = None,
+                 cache: CacheStore | None = None, *, pacer: Pacer | None = None) -> None:
+        self.config = config or EngineConfig()
+        if pass_number not in (1, 2, 3):
+            raise ConfigurationError(f"pass_number must be 1, 2 or 3, got {pass_number!r}")
+        self.config.validate()
+        self.pass_number, self.backend, self.cache = pass_number, backend, cache
+        model_id = self.config.model_for(pass_number)
+        self.model_id = model_id
+        self.env = _make_env(backend, pass_number, model_id, self.config, resolve_price(backend, model_id), pacer)
+        self._runner = _GroupRunner(self.env, cache)
+
+    def run(self, records: Sequence[SilverRecord],
+            previous: Mapping[str, PassContext] | None = None) -> list[RecordResult]:
+        """One chunk: exactly one result per record, in order (``previous`` as in ``run_pass``)."""
+        preparer = _Preparer(
+            self.pass_number, backend_identity(self.backend), self.model_id, self.config, previous or {},
+            by_record=self.backend.answers_by_record,
+        )
+        results: list[RecordResult | None] = [None] * len(records)
+        _dispatch(records, preparer, self._runner, results)
+        final = [
+            result if result is not None else _internal(records[i], i, self.pass_number, "no result")
+            for i, result in enumerate(results)
+        ]
+        log.info("pass %d batch done: %s", self.pass_number, BatchSummary.from_results(final).to_dict())
+        return final
+
+    def close(self) -> None:
+        """End the cache's writer session (see ``_close_cache``)."""
+        _close_cache(self.cache, self.env)
+
+    def __enter__(self) -> PassStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _close_cache(cache: CacheStore | None, env: CallEnv) -> None:

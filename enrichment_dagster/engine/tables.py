@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import mean
@@ -25,7 +26,11 @@ from enrichment_dagster.contracts.silver import SILVER_SCHEMA, SilverRecord, coe
 from enrichment_dagster.engine.results import NOT_SENT, RecordResult
 from enrichment_dagster.llm.types import valid_text
 from enrichment_dagster.storage.filesystem import StorageRoot
-from enrichment_dagster.storage.parquet import count_partition_rows, read_partition_parts
+from enrichment_dagster.storage.parquet import (
+    conform_to_schema,
+    count_partition_rows,
+    read_partition_parts,
+)
 
 LOW_CONFIDENCE = 0.5
 
@@ -85,10 +90,19 @@ def prepare_silver_parts(parts: Sequence[tuple[str, pa.Table]]) -> SilverBatch:
     """Conform the files of a Silver partition and keep the first row of each ``job_posting_id``.
 
     ``parts`` are (file name, table) in read order; problems are reported as
-    ``<file> row N`` (N counted within the file). Each file is fitted to the contract on
-    its own before they are combined, so two files that disagree on a type
-    (``timestamp[ns]`` vs ``timestamp[us, tz=UTC]``, ``double`` vs ``string``) are each
-    made to fit instead of failing the partition.
+    ``<file> row N`` (N counted within the file). The whole partition at once: what
+    :class:`SilverPreparer` does a chunk at a time (see there for the rules).
+    """
+    preparer = SilverPreparer()
+    return preparer.combine([preparer.add(name, 0, raw) for name, raw in parts])
+
+
+class SilverPreparer:
+    """Prepares one Silver partition a chunk at a time, remembering the ids already kept.
+
+    Each file is fitted to the contract on its own (every chunk of it, alike), so two files
+    that disagree on a type (``timestamp[ns]`` vs ``timestamp[us, tz=UTC]``, ``double`` vs
+    ``string``) are each made to fit instead of failing the partition.
 
     A duplicate id is the same posting scraped twice; enriching it twice would pay twice
     and break the uniqueness of silver_ai's key. Rows without a usable id (null, empty,
@@ -103,55 +117,64 @@ def prepare_silver_parts(parts: Sequence[tuple[str, pa.Table]]) -> SilverBatch:
     its row listed in ``repaired_rows`` with what was done. Columns the enrichment does not
     read are dropped first: nothing in them can fail a row.
     """
-    fitted: list[pa.Table] = []
-    labels: list[str] = []
-    utf8_by_row: dict[int, list[str]] = {}
-    notes_by_row: dict[int, list[str]] = {}
-    for name, raw in parts:
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def add(self, name: str, offset: int, raw: pa.Table) -> SilverBatch:
+        """The chunk prepared: ``raw`` holds rows ``offset``, ``offset + 1``, ... of the file
+        ``name``; the batch's problems are this chunk's."""
         if "job_posting_id" not in raw.column_names and raw.num_rows:
             where = f"Silver file {name}" if name else "Silver partition"
             raise ValueError(f"{where} has no job_posting_id column")
         raw = raw.select([column for column in raw.column_names if column in SILVER_SCHEMA.names])
-        raw, bad_utf8 = _repair_utf8(raw)
-        table, notes = coerce_silver(raw)
-        offset = len(labels)
-        labels.extend(f"{name} row {i}" if name else f"row {i}" for i in range(raw.num_rows))
-        utf8_by_row.update({offset + i: columns for i, columns in bad_utf8.items()})
-        notes_by_row.update({offset + i: row_notes for i, row_notes in notes.items()})
-        fitted.append(table)
-    table = pa.concat_tables(fitted) if fitted else SILVER_SCHEMA.empty_table()
-    keep: list[int] = []
-    seen: set[str] = set()
-    duplicates: list[str] = []
-    invalid: list[str] = []
-    repaired: list[str] = []
-    records: list[SilverRecord] = []
-    for index, row in enumerate(_rows(table)):
-        bad_columns = utf8_by_row.get(index, [])
-        if "job_posting_id" in bad_columns:
-            shown = table.column("job_posting_id")[index].as_py()
-            invalid.append(f"{labels[index]}: job_posting_id {shown!r} is not valid UTF-8; "
-                           "the row cannot be keyed")
-            continue
-        try:
-            record = SilverRecord.model_validate(row)
-        except Exception as exc:  # one bad row never fails the partition
-            invalid.append(f"{labels[index]}: {type(exc).__name__}: {str(exc)[:200]}")
-            continue
-        if record.job_posting_id in seen:
-            duplicates.append(record.job_posting_id)
-            continue
-        seen.add(record.job_posting_id)
-        keep.append(index)
-        records.append(record)
-        done = ([f"invalid UTF-8 in {', '.join(bad_columns)} replaced with U+FFFD"]
-                if bad_columns else []) + notes_by_row.get(index, [])
-        if done:
-            repaired.append(f"{labels[index]} (id {record.job_posting_id}): {'; '.join(done)}")
-    kept = table.take(pa.array(keep, pa.int64()))
-    ids = pa.array([r.job_posting_id for r in records], pa.string())
-    kept = kept.set_column(0, SILVER_SCHEMA.field(0), ids)
-    return SilverBatch(kept, records, duplicates, invalid, repaired, rows_read=len(labels))
+        raw, utf8_by_row = _repair_utf8(raw)
+        table, notes_by_row = coerce_silver(raw)
+        labels = [f"{name} row {offset + i}" if name else f"row {offset + i}" for i in range(raw.num_rows)]
+        keep: list[int] = []
+        duplicates: list[str] = []
+        invalid: list[str] = []
+        repaired: list[str] = []
+        records: list[SilverRecord] = []
+        for index, row in enumerate(_rows(table)):
+            bad_columns = utf8_by_row.get(index, [])
+            if "job_posting_id" in bad_columns:
+                shown = table.column("job_posting_id")[index].as_py()
+                invalid.append(f"{labels[index]}: job_posting_id {shown!r} is not valid UTF-8; "
+                               "the row cannot be keyed")
+                continue
+            try:
+                record = SilverRecord.model_validate(row)
+            except Exception as exc:  # one bad row never fails the partition
+                invalid.append(f"{labels[index]}: {type(exc).__name__}: {str(exc)[:200]}")
+                continue
+            if record.job_posting_id in self._seen:
+                duplicates.append(record.job_posting_id)
+                continue
+            self._seen.add(record.job_posting_id)
+            keep.append(index)
+            records.append(record)
+            done = ([f"invalid UTF-8 in {', '.join(bad_columns)} replaced with U+FFFD"]
+                    if bad_columns else []) + notes_by_row.get(index, [])
+            if done:
+                repaired.append(f"{labels[index]} (id {record.job_posting_id}): {'; '.join(done)}")
+        kept = table.take(pa.array(keep, pa.int64())) if table.num_columns else SILVER_SCHEMA.empty_table()
+        ids = pa.array([r.job_posting_id for r in records], pa.string())
+        kept = conform_to_schema(kept.set_column(0, SILVER_SCHEMA.field(0), ids), SILVER_SCHEMA)
+        return SilverBatch(kept, records, duplicates, invalid, repaired, rows_read=len(labels))
+
+    @staticmethod
+    def combine(chunks: Sequence[SilverBatch]) -> SilverBatch:
+        """The chunks of one partition as one batch."""
+        tables = [chunk.table for chunk in chunks]
+        return SilverBatch(
+            pa.concat_tables(tables) if tables else SILVER_SCHEMA.empty_table(),
+            [r for chunk in chunks for r in chunk.records],
+            [i for chunk in chunks for i in chunk.duplicate_ids],
+            [i for chunk in chunks for i in chunk.invalid_rows],
+            [i for chunk in chunks for i in chunk.repaired_rows],
+            rows_read=sum(chunk.rows_read for chunk in chunks),
+        )
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any] | None]:
@@ -316,28 +339,56 @@ def outputs_from_table(pass_number: int, table: pa.Table, *, usable_only: bool =
 
 def summarize_pass(pass_number: int, table: pa.Table) -> dict[str, float | int]:
     """Numeric per-partition metadata of a pass table, for the UI's plots."""
-    n = table.num_rows
-    status = table.column("status").to_pylist()
-    checked = sum(table.column("evidence_checked").to_pylist())
-    grounded = sum(table.column("evidence_grounded").to_pylist())
-    summary: dict[str, float | int] = {
-        "records": n,
-        "success": status.count("complete"),
-        "partial": status.count("partial"),
-        "failed": status.count("failed"),
-        "skipped": status.count("skipped"),
-        "success_rate": round(status.count("complete") / n, 4) if n else 1.0,
-        "input_tokens": sum(table.column("input_tokens").to_pylist()),
-        "output_tokens": sum(table.column("output_tokens").to_pylist()),
-        "cost_usd": round(sum(table.column("cost_usd").to_pylist()), 6),
-        "cache_hits": sum(bool(v) for v in table.column("cache_hit").to_pylist()),
-        "model_calls": sum(table.column("attempts").to_pylist()),
-        "evidence_grounded_share": round(grounded / checked, 4) if checked else 1.0,
-    }
-    if pass_number in (2, 3):
-        confidences = [c for row in table.to_pylist() if (c := average_confidence(pass_number, row)) is not None]
-        summary["avg_confidence"] = round(mean(confidences), 4) if confidences else 0.0
-    return summary
+    tally = PassTally(pass_number)
+    tally.add(table)
+    return tally.metadata()
+
+
+class PassTally:
+    """:func:`summarize_pass` added up a chunk at a time (a streamed partition's metadata)."""
+
+    SUMMED = ("input_tokens", "output_tokens", "cost_usd", "attempts", "evidence_checked", "evidence_grounded")
+
+    def __init__(self, pass_number: int) -> None:
+        self.pass_number = pass_number
+        self.records = 0
+        self.status: Counter[str] = Counter()
+        self.sums: dict[str, float] = dict.fromkeys(self.SUMMED, 0)
+        self.cache_hits = 0
+        self.confidence_sum, self.confidence_rows = 0.0, 0
+
+    def add(self, table: pa.Table) -> None:
+        self.records += table.num_rows
+        self.status.update(table.column("status").to_pylist())
+        for name in self.SUMMED:
+            self.sums[name] += sum(v or 0 for v in table.column(name).to_pylist())
+        self.cache_hits += sum(bool(v) for v in table.column("cache_hit").to_pylist())
+        if self.pass_number in (2, 3):
+            for row in table.to_pylist():
+                if (confidence := average_confidence(self.pass_number, row)) is not None:
+                    self.confidence_sum += confidence
+                    self.confidence_rows += 1
+
+    def metadata(self) -> dict[str, float | int]:
+        n, checked = self.records, self.sums["evidence_checked"]
+        summary: dict[str, float | int] = {
+            "records": n,
+            "success": self.status["complete"],
+            "partial": self.status["partial"],
+            "failed": self.status["failed"],
+            "skipped": self.status["skipped"],
+            "success_rate": round(self.status["complete"] / n, 4) if n else 1.0,
+            "input_tokens": int(self.sums["input_tokens"]),
+            "output_tokens": int(self.sums["output_tokens"]),
+            "cost_usd": round(self.sums["cost_usd"], 6),
+            "cache_hits": self.cache_hits,
+            "model_calls": int(self.sums["attempts"]),
+            "evidence_grounded_share": round(self.sums["evidence_grounded"] / checked, 4) if checked else 1.0,
+        }
+        if self.pass_number in (2, 3):
+            summary["avg_confidence"] = (round(self.confidence_sum / self.confidence_rows, 4)
+                                         if self.confidence_rows else 0.0)
+        return summary
 
 
 def _has_value(value: Any) -> bool:

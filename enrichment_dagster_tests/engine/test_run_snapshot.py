@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from pathlib import Path
@@ -97,12 +98,16 @@ def test_an_unreadable_snapshot_is_rebuilt_from_silver(storage_root: StorageRoot
 def test_a_snapshot_whose_rows_break_the_contract_is_not_served(storage_root: StorageRoot) -> None:
     _put_silver(storage_root)
     batch = run_silver(storage_root, "run-1", KEY).batch
-    ids = batch.table.column("job_posting_id").to_pylist()
-    tampered = batch.table.set_column(0, batch.table.field(0), pa.array([""] + ids[1:], pa.string()))
-    storage_root.write_bytes_atomic(
-        snapshot_path(storage_root, "run-1", KEY),
-        run_snapshot.snapshot_bytes(SilverBatch(tampered, batch.records)),
-    )
+    path = snapshot_path(storage_root, "run-1", KEY)
+    stored = pq.ParquetFile(io.BytesIO(storage_root.read_bytes(path)))
+    table = stored.read()
+    ids = table.column("job_posting_id").to_pylist()
+    tampered = table.set_column(0, table.field(0), pa.array([""] + ids[1:], pa.string()))
+    buffer = io.BytesIO()
+    with pq.ParquetWriter(buffer, tampered.schema) as writer:  # the same footer, one row changed
+        writer.write_table(tampered)
+        writer.add_key_value_metadata({run_snapshot.PROBLEMS_KEY: stored.metadata.metadata[run_snapshot.PROBLEMS_KEY]})
+    storage_root.write_bytes_atomic(path, buffer.getvalue())
     again = run_silver(storage_root, "run-1", KEY)
     assert again.source == "storage"
     _same(again.batch, batch)
