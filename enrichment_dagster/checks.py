@@ -1,11 +1,11 @@
 """Data-quality checks of silver_ai, evaluated per partition with every materialization.
 
-They are check specs of the silver_ai asset, evaluated in the same step from the table
-just built (no second read), and partitioned like the asset: without a partitions_def
+They are check specs of the silver_ai asset, evaluated in the same step from the chunks
+just built (:class:`PartitionStats`, no second read), and partitioned like the asset: without a partitions_def
 Dagster 1.13 plans the check for the partition but records its evaluation without one,
 so the UI showed every partition's check as skipped. Partitioned check specs are a
 preview feature in 1.13; the warning is silenced here on purpose. The evaluation is plain
-functions over the tables, tested without Dagster. Each result's metadata shows the
+functions over those sums, tested without Dagster. Each result's metadata shows the
 measured value and its threshold.
 """
 
@@ -67,7 +67,72 @@ def _result(name: str, passed: bool, severity: AssetCheckSeverity, **metadata: f
                             metadata=metadata)
 
 
-def completeness(silver_ids: list[str], table: pa.Table, invalid_rows: int = 0,
+class PartitionStats:
+    """What the checks need of one silver_ai partition, added up a chunk at a time.
+
+    A streamed partition is never one table in memory; these running sums, and the ids
+    (for completeness), are all the checks read, so a check of 50,000 rows holds no row.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.ids: list[str] = []
+        self.mismatched: dict[str, None] = {}
+        self.unexpected: dict[str, None] = {}
+        self.columns = 0
+        self.no_posting_text = 0
+        self.success = dict.fromkeys((1, 2, 3), 0)  # among the records that could be asked
+        self.success_all = dict.fromkeys((1, 2, 3), 0)
+        self.confidence = {2: [0.0, 0], 3: [0.0, 0]}  # sum, count
+        self.answers_cost = 0.0
+        self.run_cost = 0.0
+        self.input_tokens = self.output_tokens = 0
+        self.evidence_checked = self.evidence_grounded = 0
+
+    @classmethod
+    def of(cls, table: pa.Table) -> PartitionStats:
+        stats = cls()
+        stats.add(table)
+        return stats
+
+    def add(self, table: pa.Table) -> None:
+        expected = silver_ai_schema()
+        self.columns = table.num_columns
+        self.mismatched.update((f.name, None) for f in expected if f.name not in table.schema.names
+                               or not table.schema.field(f.name).type.equals(f.type))
+        self.unexpected.update((n, None) for n in table.schema.names if n not in expected.names)
+        self.rows += table.num_rows
+        self.ids += table.column("job_posting_id").to_pylist()
+        blank = _without_posting_text(table)
+        self.no_posting_text += sum(blank)
+        for n in (1, 2, 3):
+            flags = [bool(v) for v in _values(table, f"pass{n}_success")]
+            self.success_all[n] += sum(flags)
+            self.success[n] += sum(f for f, b in zip(flags, blank, strict=True) if not b)
+        for n in (2, 3):
+            present = [v for v in _values(table, f"avg_confidence_pass{n}") if v is not None]
+            self.confidence[n][0] += sum(present)
+            self.confidence[n][1] += len(present)
+        self.answers_cost += sum(v or 0.0 for n in (1, 2, 3) for v in _values(table, f"pass{n}_answer_cost_usd"))
+        self.run_cost += sum(v or 0.0 for v in _values(table, "enrichment_cost_usd"))
+        self.input_tokens += sum(v or 0 for v in _values(table, "enrichment_input_tokens"))
+        self.output_tokens += sum(v or 0 for v in _values(table, "enrichment_output_tokens"))
+        self.evidence_checked += sum(v or 0 for v in _values(table, "evidence_checked"))
+        self.evidence_grounded += sum(v or 0 for v in _values(table, "evidence_grounded"))
+
+    def mean_confidence(self, pass_number: int) -> float | None:
+        total, count = self.confidence[pass_number]
+        return total / count if count else None
+
+
+def _values(table: pa.Table, column: str) -> list:
+    """A column's values; a column the table lacks (the schema check names it) reads as nulls."""
+    if column not in table.column_names:
+        return [None] * table.num_rows
+    return table.column(column).to_pylist()
+
+
+def completeness(silver_ids: list[str], stats: PartitionStats, invalid_rows: int = 0,
                  stored_rows: int | None = None, skipped_rows: int = 0) -> AssetCheckResult:
     """silver_ai holds each Silver id once and nothing else.
 
@@ -79,10 +144,11 @@ def completeness(silver_ids: list[str], table: pa.Table, invalid_rows: int = 0,
     silver_ai rows + rows skipped with a named reason (``skipped_rows``: duplicate ids,
     invalid rows) = stored rows, so no row can vanish between storage and silver_ai.
     """
-    ids = table.column("job_posting_id").to_pylist()
-    missing = set(silver_ids) - set(ids)
-    extra = set(ids) - set(silver_ids)
-    duplicates = len(ids) - len(set(ids))
+    ids = stats.ids
+    distinct = set(ids)
+    missing = set(silver_ids) - distinct
+    extra = distinct - set(silver_ids)
+    duplicates = len(ids) - len(distinct)
     passed = len(missing) <= invalid_rows and not extra and duplicates == 0
     counts: dict[str, int] = {}
     if stored_rows is not None:
@@ -95,90 +161,72 @@ def completeness(silver_ids: list[str], table: pa.Table, invalid_rows: int = 0,
                    duplicate_ids=duplicates, invalid_rows=invalid_rows, **counts)
 
 
-def schema(table: pa.Table) -> AssetCheckResult:
-    expected = silver_ai_schema()
-    mismatched = [f.name for f in expected if f.name not in table.schema.names
-                  or not table.schema.field(f.name).type.equals(f.type)]
-    extra = [n for n in table.schema.names if n not in expected.names]
+def schema(stats: PartitionStats) -> AssetCheckResult:
+    mismatched, extra = list(stats.mismatched), list(stats.unexpected)
     return _result("schema", not mismatched and not extra, AssetCheckSeverity.ERROR,
-                   expected_columns=len(expected), actual_columns=table.num_columns,
+                   expected_columns=len(silver_ai_schema()), actual_columns=stats.columns,
                    mismatched=", ".join(mismatched[:20]) or "none", unexpected=", ".join(extra[:20]) or "none")
-
-
-def _share(values: list[bool]) -> float:
-    return sum(values) / len(values) if values else 1.0
 
 
 def _without_posting_text(table: pa.Table) -> list[bool]:
     """Per row: the record had no posting text, so no pass was asked (``no_posting_text``)."""
     return [bool(e) and json.loads(e).get("pass1", {}).get("error_class") == NO_POSTING_TEXT
-            for e in table.column("enrichment_errors").to_pylist()]
+            for e in _values(table, "enrichment_errors")]
 
 
-def success_rates(table: pa.Table, t: QualityThresholds) -> Iterator[AssetCheckResult]:
+def success_rates(stats: PartitionStats, t: QualityThresholds) -> Iterator[AssetCheckResult]:
     """Share of the records that could be asked whose pass succeeded. A posting without text
     is an input problem, not the enrichment's: it stays failed in silver_ai and is counted in
     ``no_posting_text``, but it does not lower the rate (a blank posting upstream would
     otherwise turn every check of its partition red)."""
-    blank = _without_posting_text(table)
+    asked = stats.rows - stats.no_posting_text
     for n in (1, 2, 3):
-        flags = [bool(v) for v, b in zip(table.column(f"pass{n}_success").to_pylist(), blank,
-                                         strict=True) if not b]
-        rate = _share(flags)
+        rate = stats.success[n] / asked if asked else 1.0
         severity = AssetCheckSeverity.ERROR if rate < t.success_rate_error else AssetCheckSeverity.WARN
         yield _result(f"pass{n}_success_rate", rate >= t.success_rate_warn, severity,
                       success_rate=round(rate, 4), warn_below=t.success_rate_warn,
-                      error_below=t.success_rate_error, records_asked=len(flags),
-                      no_posting_text=sum(blank))
+                      error_below=t.success_rate_error, records_asked=asked,
+                      no_posting_text=stats.no_posting_text)
 
 
-def _mean(values: list[float | None]) -> float | None:
-    present = [v for v in values if v is not None]
-    return sum(present) / len(present) if present else None
-
-
-def avg_confidence(table: pa.Table, t: QualityThresholds) -> AssetCheckResult:
-    p2 = _mean(table.column("avg_confidence_pass2").to_pylist())
-    p3 = _mean(table.column("avg_confidence_pass3").to_pylist())
+def avg_confidence(stats: PartitionStats, t: QualityThresholds) -> AssetCheckResult:
+    p2, p3 = stats.mean_confidence(2), stats.mean_confidence(3)
     passed = (p2 is None or p2 >= t.avg_confidence_pass2) and (p3 is None or p3 >= t.avg_confidence_pass3)
     return _result("avg_confidence", passed, AssetCheckSeverity.WARN,
                    pass2=round(p2, 4) if p2 is not None else "no values", pass2_min=t.avg_confidence_pass2,
                    pass3=round(p3, 4) if p3 is not None else "no values", pass3_min=t.avg_confidence_pass3)
 
 
-def cost_per_record(table: pa.Table, t: QualityThresholds) -> AssetCheckResult:
+def cost_per_record(stats: PartitionStats, t: QualityThresholds) -> AssetCheckResult:
     """What the partition's answers cost per record, whichever run paid for them and at
     which price (on demand or batch): a rerun served from the cache, or a backfill answered
     by batch, would otherwise show $0 and pass whatever the answers cost."""
-    answers = sum(v or 0.0 for n in (1, 2, 3)
-                  for v in table.column(f"pass{n}_answer_cost_usd").to_pylist())
-    per_record = answers / table.num_rows if table.num_rows else 0.0
+    per_record = stats.answers_cost / stats.rows if stats.rows else 0.0
     return _result("cost_per_record", per_record <= t.max_cost_per_record_usd, AssetCheckSeverity.WARN,
                    cost_per_record_usd=round(per_record, 6), max_usd=t.max_cost_per_record_usd,
-                   answers_cost_usd=round(answers, 6),
-                   run_cost_usd=round(sum(table.column("enrichment_cost_usd").to_pylist()), 6))
+                   answers_cost_usd=round(stats.answers_cost, 6),
+                   run_cost_usd=round(stats.run_cost, 6))
 
 
-def evidence_grounding(table: pa.Table, t: QualityThresholds) -> AssetCheckResult:
-    checked = sum(table.column("evidence_checked").to_pylist())
-    grounded = sum(table.column("evidence_grounded").to_pylist())
+def evidence_grounding(stats: PartitionStats, t: QualityThresholds) -> AssetCheckResult:
+    checked, grounded = stats.evidence_checked, stats.evidence_grounded
     share = grounded / checked if checked else 1.0
     return _result("evidence_grounding", share >= t.min_grounded_share, AssetCheckSeverity.WARN,
                    grounded_share=round(share, 4), min_share=t.min_grounded_share,
                    evidence_checked=checked, evidence_grounded=grounded)
 
 
-def evaluate(silver_ids: list[str], table: pa.Table, thresholds: QualityThresholds,
+def evaluate(silver_ids: list[str], stats: PartitionStats, thresholds: QualityThresholds,
              invalid_rows: int = 0, stored_rows: int | None = None,
              skipped_rows: int = 0) -> list[AssetCheckResult]:
     """Every check of one silver_ai partition, in the order of CHECK_SPECS."""
     results = [
-        completeness(silver_ids, table, invalid_rows, stored_rows, skipped_rows),
-        schema(table),
-        *success_rates(table, thresholds),
-        avg_confidence(table, thresholds),
-        cost_per_record(table, thresholds),
-        evidence_grounding(table, thresholds),
+        completeness(silver_ids, stats, invalid_rows, stored_rows, skipped_rows),
+        schema(stats),
+        *success_rates(stats, thresholds),
+        avg_confidence(stats, thresholds),
+        cost_per_record(stats, thresholds),
+        evidence_grounding(stats, thresholds),
     ]
     return [_forced_failure(r) if r.check_name in thresholds.force_fail else r for r in results]
 

@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr
 
 from enrichment_dagster import env
 from enrichment_dagster.engine.config import DEFAULT_MODEL, EngineConfig
+from enrichment_dagster.engine.run_snapshot import DEFAULT_CHUNK_RECORDS
 from enrichment_dagster.llm.registry import available_backends, make_backend
 from enrichment_dagster.llm.types import LLMBackend
 from enrichment_dagster.storage.cache_store import CacheStore
@@ -47,6 +48,11 @@ class StorageResource(ConfigurableResource):
 
     storage_uri: str = Field(default="./data", description="ENRICHMENT_STORAGE_URI")
     s3_endpoint_url: str | None = Field(default=None, description="S3_ENDPOINT_URL")
+    chunk_records: int = Field(
+        default=DEFAULT_CHUNK_RECORDS, ge=1,
+        description="ENRICHMENT_CHUNK_RECORDS: records a step holds at once (memory is bounded by "
+                    "this, not by the partition)",
+    )
 
     @cached_property
     def root(self) -> StorageRoot:
@@ -126,6 +132,7 @@ def storage_from_env() -> StorageResource:
     return StorageResource(
         storage_uri=env_or("ENRICHMENT_STORAGE_URI", "./data"),
         s3_endpoint_url=env_or("S3_ENDPOINT_URL", None),
+        chunk_records=env_int_or("ENRICHMENT_CHUNK_RECORDS", DEFAULT_CHUNK_RECORDS),
     )
 
 

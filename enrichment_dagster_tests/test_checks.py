@@ -35,7 +35,7 @@ def _with(table: pa.Table, column: str, values: list) -> pa.Table:
 
 def _by_name(table: pa.Table, ids: list[str] | None = None) -> dict:
     ids = ids if ids is not None else table.column("job_posting_id").to_pylist()
-    return {r.check_name: r for r in checks.evaluate(ids, table, T)}
+    return {r.check_name: r for r in checks.evaluate(ids, checks.PartitionStats.of(table), T)}
 
 
 def test_every_check_passes_on_good_data() -> None:
@@ -55,7 +55,7 @@ def test_completeness_fails_on_missing_and_duplicate_ids() -> None:
 
 def test_schema_fails_on_a_missing_column() -> None:
     table = _good().drop_columns(["anl_summary_overall_assessment"])
-    result = checks.schema(table)
+    result = checks.schema(checks.PartitionStats.of(table))
     assert not result.passed and "anl_summary_overall_assessment" in result.metadata["mismatched"].value
 
 

@@ -136,8 +136,8 @@ def test_completeness_reads_silver_from_storage() -> None:
     raw = pa.table({"job_posting_id": ["a", "b", "b", None, ""]})
     assert checks.storage_silver_ids([raw]) == ["a", "b"]
     table = pa.table({"job_posting_id": ["a"]})
-    assert not checks.completeness(checks.storage_silver_ids([raw]), table).passed
-    assert checks.completeness(checks.storage_silver_ids([raw]), table, invalid_rows=1).passed
+    assert not checks.completeness(checks.storage_silver_ids([raw]), checks.PartitionStats.of(table)).passed
+    assert checks.completeness(checks.storage_silver_ids([raw]), checks.PartitionStats.of(table), invalid_rows=1).passed
     # Files that disagree on the id's type are each read on their own.
     drifted = [pa.table({"job_posting_id": ["a", "5001"]}), pa.table({"job_posting_id": [5001.0, 7.0]})]
     assert checks.storage_silver_ids(drifted) == ["a", "5001", "7"]
@@ -147,7 +147,13 @@ def test_completeness_reads_silver_from_storage() -> None:
 def test_a_run_reads_each_silver_file_once(local_root: Path, keys: list[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """pass1, pass2, pass3 and silver_ai all need the prepared Silver; the run's first step
-    reads the files and the others its snapshot. Completeness reads the id column only."""
+    streams the files into the snapshot and the others read that. Completeness reads the id
+    column only."""
+    from collections import Counter
+
+    import pyarrow.parquet as pq
+
+    from enrichment_dagster.engine import run_snapshot
     from enrichment_dagster.engine.run_snapshot import RUNS_DIR
     from enrichment_dagster.storage import parquet
 
@@ -159,7 +165,16 @@ def test_a_run_reads_each_silver_file_once(local_root: Path, keys: list[str],
             reads.append((fs_path, tuple(columns) if columns is not None else None))
         return real(root, fs_path, columns)
 
+    streamed: Counter[tuple[str, str]] = Counter()  # (partition, file) -> rows streamed
+    real_stream = run_snapshot.iter_partition_batches
+
+    def counting_stream(root, dataset, key, rows):  # noqa: ANN001, ANN202
+        for part in real_stream(root, dataset, key, rows):
+            streamed[(key, part.name)] += part.table.num_rows
+            yield part
+
     monkeypatch.setattr(parquet, "_read_file", counting)
+    monkeypatch.setattr(run_snapshot, "iter_partition_batches", counting_stream)
     defs = _defs(str(local_root))
     instance = DagsterInstance.ephemeral()
     if len(keys) == 1:
@@ -168,13 +183,14 @@ def test_a_run_reads_each_silver_file_once(local_root: Path, keys: list[str],
         result = _run_range(defs, instance, keys)
     assert result.success
 
-    files = sorted(str(p) for key in keys for p in (local_root / "silver").glob(
-        f"year={key[:4]}/month={key[5:7]}/day={key[8:10]}/hour={key[11:13]}/*.parquet"))
+    files = {(key, p.name): pq.ParquetFile(p).metadata.num_rows for key in keys for p in (local_root / "silver").glob(
+        f"year={key[:4]}/month={key[5:7]}/day={key[8:10]}/hour={key[11:13]}/*.parquet")}
     assert files
-    full = sorted(path for path, columns in reads if columns is None)
-    assert full == files, "each Silver file is read whole exactly once per run"
-    assert sorted(path for path, columns in reads if columns == ("job_posting_id",)) == files
-    assert len(reads) == 2 * len(files)
+    assert dict(streamed) == files, "each Silver file is streamed whole exactly once per run"
+    assert sorted(path for path, columns in reads if columns == ("job_posting_id",)) == sorted(
+        str(p) for key in keys for p in (local_root / "silver").glob(
+            f"year={key[:4]}/month={key[5:7]}/day={key[8:10]}/hour={key[11:13]}/*.parquet"))
+    assert len(reads) == len(files), "no other read of a Silver file"
     assert not list((local_root / RUNS_DIR).rglob("*.parquet")), "the run's snapshots are deleted"
 
 

@@ -5,12 +5,14 @@ Usage::
     python enrichment_dagster_tests/benchmarks/bench_memory.py --json                  # 1,000 and 10,000 records
     python enrichment_dagster_tests/benchmarks/bench_memory.py --records 1000 50000 --json
 
-For each size R, a child process writes one hourly Silver partition of R distinct postings
+For each size R, this process writes one hourly Silver partition of R distinct postings
 (``bench_partition.write_silver_partition``: the sample postings with new ids and a numbered
-sentence, so nothing is deduplicated) to a fresh local root and runs ``enrich_job`` on it
-in process, with the offline rules backend (no network, no fake server whose memory would
-not be ours). The child reports its own peak resident set (``ru_maxrss``) and the run's
-wall time; a fresh process per size, so one size's heap never inflates the next.
+sentence, so nothing is deduplicated) to a fresh local root, and a child process runs
+``enrich_job`` on it in process, with the offline rules backend (no network, no fake server
+whose memory would not be ours) and the default ``chunk_records``. The child reports its own
+peak resident set (``ru_maxrss``) and the run's wall time; a fresh process per size, so one
+size's heap never inflates the next, and the child never held the generated Silver table
+(writing it is the benchmark's work, not the run's).
 
 Reported: per size ``peak_rss_mb``, ``seconds``, ``mb_per_1000_records``; and
 ``rss_ratio`` = peak at the largest size / peak at the smallest. Issue 16's acceptance is
@@ -38,8 +40,8 @@ from enrichment_dagster_tests.benchmarks.report import print_report  # noqa: E40
 KEY = "2025-12-10-19:00"
 
 
-def run_one(records: int) -> dict[str, Any]:
-    """In this process: write the partition, run enrich_job, report peak RSS and time."""
+def run_one(folder: str, records: int) -> dict[str, Any]:
+    """In this process: run enrich_job on the partition in ``folder``, report peak RSS and time."""
     from dagster import DagsterInstance, Definitions
 
     from enrichment_dagster.assets.passes import pass1, pass2, pass3
@@ -49,22 +51,17 @@ def run_one(records: int) -> dict[str, Any]:
     from enrichment_dagster.jobs import enrich_job
     from enrichment_dagster.resources import LLMResource, StorageResource
     from enrichment_dagster.storage.io_manager import ParquetIOManager
-    from enrichment_dagster_tests.benchmarks.bench_partition import write_silver_partition
 
-    with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder)
-        write_silver_partition(root, KEY, records)
-        uri = str(root)
-        defs = Definitions(
-            assets=[silver, pass1, pass2, pass3, silver_ai], jobs=[enrich_job],
-            resources={"storage": StorageResource(storage_uri=uri), "llm": LLMResource(backend="heuristic"),
-                       "quality": QualityThresholds(), "parquet_io_manager": ParquetIOManager(storage_uri=uri)},
-        )
-        before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        started = time.perf_counter()
-        result = defs.resolve_job_def("enrich_job").execute_in_process(
-            partition_key=KEY, instance=DagsterInstance.ephemeral(), raise_on_error=False)
-        seconds = time.perf_counter() - started
+    defs = Definitions(
+        assets=[silver, pass1, pass2, pass3, silver_ai], jobs=[enrich_job],
+        resources={"storage": StorageResource(storage_uri=folder), "llm": LLMResource(backend="heuristic"),
+                   "quality": QualityThresholds(), "parquet_io_manager": ParquetIOManager(storage_uri=folder)},
+    )
+    before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started = time.perf_counter()
+    result = defs.resolve_job_def("enrich_job").execute_in_process(
+        partition_key=KEY, instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"records": records, "success": result.success, "peak_rss_mb": round(peak_mb, 1),
             "rss_before_run_mb": round(before_mb, 1), "seconds": round(seconds, 1),
@@ -73,12 +70,16 @@ def run_one(records: int) -> dict[str, Any]:
 
 def measure(sizes: list[int]) -> dict[str, Any]:
     """One child process per size (see module docstring)."""
+    from enrichment_dagster_tests.benchmarks.bench_partition import write_silver_partition
+
     runs = []
     for records in sizes:
-        child = subprocess.run(
-            [sys.executable, __file__, "--child", str(records)],
-            check=True, capture_output=True, text=True,
-        )
+        with tempfile.TemporaryDirectory() as folder:
+            write_silver_partition(Path(folder), KEY, records)
+            child = subprocess.run(
+                [sys.executable, __file__, "--child", str(records), "--root", folder],
+                check=True, capture_output=True, text=True,
+            )
         runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
     smallest, largest = runs[0], runs[-1]
     return {
@@ -95,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="partition sizes, smallest first")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(run_one(args.child)))
+        print(json.dumps(run_one(args.root, args.child)))
         return 0
     print_report(measure(sorted(args.records)), args.json)
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from enrichment_dagster.checks import completeness
+from enrichment_dagster.checks import PartitionStats, completeness
 from enrichment_dagster.contracts.drift import coerce_column
 from enrichment_dagster.engine.tables import count_silver_rows
 from enrichment_dagster.storage.filesystem import StorageRoot
@@ -99,8 +99,8 @@ def test_drift_sentinels_and_sub_folders_keep_every_row(tmp_path: Path) -> None:
 
 def test_completeness_fails_when_a_stored_row_is_unaccounted_for() -> None:
     table = pa.table({"job_posting_id": ["1", "2"]})
-    assert completeness(["1", "2"], table, stored_rows=3, skipped_rows=1).passed
-    failed = completeness(["1", "2"], table, stored_rows=3, skipped_rows=0)
+    assert completeness(["1", "2"], PartitionStats.of(table), stored_rows=3, skipped_rows=1).passed
+    failed = completeness(["1", "2"], PartitionStats.of(table), stored_rows=3, skipped_rows=0)
     assert not failed.passed and failed.metadata["rows_unaccounted"].value == 1
 
 
