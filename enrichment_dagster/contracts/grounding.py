@@ -9,8 +9,9 @@ non-breaking hyphens), which models and scrapers change freely, and nothing else
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from enrichment_dagster.contracts.silver import decode_text
+from enrichment_dagster.contracts.silver import DESCRIPTION_CACHE_SIZE, decode_text
 
 _TYPOGRAPHY = str.maketrans(
     {
@@ -62,6 +63,14 @@ def normalize_for_match(text: str) -> str:
         if char in text:
             text = text.replace(char, replacement)
     return _NON_WORD.sub(" ", text).strip()
+
+
+@lru_cache(maxsize=DESCRIPTION_CACHE_SIZE)
+def normalized_posting(text: str) -> str:
+    """:func:`normalize_for_match` of a whole posting, memoised on the text: each record's
+    posting is matched against in every pass (and twice in pass 1), and normalising a
+    posting of a few KB costs more than checking all its quotes."""
+    return normalize_for_match(text)
 
 
 def is_grounded(evidence: str | None, posting: str) -> bool | None:

@@ -115,9 +115,13 @@ def clean_text(text: str | None) -> str:
     return _SPACES.sub(" ", decode_text(text)).strip()
 
 
-#: Cleaned descriptions kept by :func:`_cleaned_description`: more than one batch's worth
-#: of postings at a few KB each, so every record of a batch is cleaned once.
-DESCRIPTION_CACHE_SIZE = 256
+#: Cleaned descriptions kept by :func:`_cleaned_description` (and the other per-posting
+#: memos): more than one engine call's worth of postings (``ENRICHMENT_CHUNK_RECORDS``,
+#: default 1,000), so every record of a call is cleaned once; at a few KB a posting, a few
+#: MB. At 256, a call of 1,000 records cleaned each description on every one of its four or
+#: five reads per pass (the reads come in record order, so an LRU smaller than the call
+#: misses every time).
+DESCRIPTION_CACHE_SIZE = 2048
 
 
 @lru_cache(maxsize=DESCRIPTION_CACHE_SIZE)

@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from enrichment_dagster.contracts.grounding import is_grounded, normalize_for_match
+from enrichment_dagster.contracts.grounding import is_grounded, normalized_posting
 from enrichment_dagster.contracts.passes import Contract, Inferred
 from enrichment_dagster.contracts.silver import SilverRecord
 
@@ -43,7 +43,7 @@ def apply_grounding(
     """Count grounded quotes in ``output`` (mutated in place for passes 2 and 3)."""
     if output is None:
         return GroundingCounts()
-    posting = normalize_for_match(description)
+    posting = normalized_posting(description)
     tally = _Tally()
     if pass_number == 1:
         _walk_quotes(output, posting, tally)
@@ -169,7 +169,7 @@ def wrong_posting(
     if pass_number != 1 or output is None or not record.description.strip():
         return None
     tally = _Tally()
-    _walk_quotes(output, normalize_for_match(posting_text(record)), tally)
+    _walk_quotes(output, normalized_posting(posting_text(record)), tally)
     if tally.checked >= WRONG_POSTING_MIN_CHECKED and (
         tally.grounded / tally.checked < WRONG_POSTING_MAX_SHARE
     ):

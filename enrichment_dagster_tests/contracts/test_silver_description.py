@@ -48,3 +48,20 @@ def test_reading_the_description_leaves_records_equal() -> None:
     unread = SilverRecord(job_posting_id="1", job_description_text="same")
     assert read.description == "same"
     assert read == unread
+
+
+def test_a_whole_engine_call_cleans_each_description_once(clean_calls: list[str | None]) -> None:
+    """The memo holds an engine call of the default chunk (1,000 records): a pass over them
+    cleans each description once, though each is read several times, in record order."""
+    from enrichment_dagster.engine.run_snapshot import DEFAULT_CHUNK_RECORDS
+    from enrichment_dagster.engine.runner import run_pass
+    from enrichment_dagster.llm.heuristic import HeuristicBackend
+
+    assert silver.DESCRIPTION_CACHE_SIZE >= DEFAULT_CHUNK_RECORDS
+    records = [SilverRecord(job_posting_id=str(i), job_title="Data Engineer",
+                            job_description_text=f"Posting {i}: build pipelines in Python and SQL.")
+               for i in range(DEFAULT_CHUNK_RECORDS)]
+    results = run_pass(records, 1, HeuristicBackend())
+    assert all(result.success for result in results)
+    cleaned = [text for text in clean_calls if text and text.startswith("Posting ")]
+    assert len(cleaned) == len(records) == len(set(cleaned))
