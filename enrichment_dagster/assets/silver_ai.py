@@ -133,8 +133,8 @@ def _build_partitions(context: AssetExecutionContext, storage: StorageResource,
         prepared = load_silver(context, storage, key)
         with ExitStack() as stack:
             out = stack.enter_context(partition_writer(storage.root, checks.ASSET, key, silver_ai_schema()))
-            stats = _build(prepared, {n: stack.enter_context(RowsById(storage.root, f"pass{n}", key)) for n in (1, 2, 3)},
-                           out)
+            passes = {n: stack.enter_context(RowsById(storage.root, f"pass{n}", key)) for n in (1, 2, 3)}
+            stats = _build(prepared, passes, out)
             silver_ids = checks.storage_silver_ids(read_silver_ids(storage.root, key))
             problems = prepared.problems
             results = checks.evaluate(silver_ids, stats, quality, len(problems.invalid_rows),
