@@ -202,25 +202,21 @@ class StorageRoot:
         """A new local file path where a large file for ``fs_path`` is built before
         :meth:`promote`: hidden beside the target on a local root (so the promotion is a
         rename, and readers skip it meanwhile), in the machine's temp folder for S3."""
-        name = posixpath.basename(fs_path)
         if self.is_s3:
-            return os.path.join(tempfile.gettempdir(), f".{name}.{uuid.uuid4().hex}.tmp")
-        folder = os.path.dirname(fs_path)
-        os.makedirs(folder, exist_ok=True)
-        return os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+            hidden = _hidden_temp_name(posixpath.basename(fs_path))
+            return os.path.join(tempfile.gettempdir(), hidden)
+        return _local_staging_path(fs_path)
 
     def promote(self, staging: str, fs_path: str) -> None:
         """Make the finished file at ``staging`` the file ``fs_path`` at once (readers see the
         old file or the whole new one), and remove ``staging``. On S3 the upload goes in
         parts when large (an object appears only when its upload completes)."""
+        if not self.is_s3:
+            _replace_local(staging, fs_path)
+            return
+        assert self.bucket is not None
         try:
-            if self.is_s3:
-                assert self.bucket is not None
-                self.s3_client.upload_file(staging, self.bucket, self._s3_key(fs_path))
-            else:
-                with open(staging, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                os.replace(staging, fs_path)
+            self.s3_client.upload_file(staging, self.bucket, self._s3_key(fs_path))
         finally:
             discard_staging(staging)
 
@@ -274,20 +270,37 @@ def _write_local_atomic(fs_path: str, data: bytes) -> None:
     The temp name is unique per call, so concurrent writers of different (or even the same)
     targets never share a temp file; the last ``os.replace`` wins as a whole.
     """
-    folder, name = os.path.split(fs_path)
-    os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+    tmp = _local_staging_path(fs_path)
     try:
         with open(tmp, "xb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, fs_path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        discard_staging(tmp)
+        raise
+    _replace_local(tmp, fs_path)
+
+
+def _hidden_temp_name(name: str) -> str:
+    """``.<name>.<unique hex>.tmp``: hidden, so every reader of the folder skips it."""
+    return f".{name}.{uuid.uuid4().hex}.tmp"
+
+
+def _local_staging_path(fs_path: str) -> str:
+    """A fresh hidden temp path beside ``fs_path`` (its folder created), for a rename."""
+    folder, name = os.path.split(fs_path)
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, _hidden_temp_name(name))
+
+
+def _replace_local(staging: str, fs_path: str) -> None:
+    """fsync the finished ``staging`` file, then rename it over ``fs_path``; on any failure
+    ``staging`` is removed and the old file stays."""
+    try:
+        with open(staging, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staging, fs_path)
+    except BaseException:
+        discard_staging(staging)
         raise
 
 
