@@ -29,15 +29,10 @@ from enrichment_dagster.assets.schemas import COLUMN_SCHEMA_KEY, pass_column_sch
 from enrichment_dagster.assets.silver import silver
 from enrichment_dagster.contracts.output import pass_table_schema
 from enrichment_dagster.engine.results import RecordResult
-from enrichment_dagster.engine.run_snapshot import (
-    RunSilver,
-    SilverProblems,
-    discard_run,
-    run_silver,
-)
+from enrichment_dagster.engine.run_snapshot import RunSilver, discard_run, run_silver
 from enrichment_dagster.engine.runner import PassStream
 from enrichment_dagster.engine.streaming import PartitionChunk, previous_context, run_chunks
-from enrichment_dagster.engine.tables import PassTally, pass_table
+from enrichment_dagster.engine.tables import PassTally, SilverProblems, pass_table
 from enrichment_dagster.partitions import backfill_policy, hourly_partitions
 from enrichment_dagster.resources import LLMResource, StorageResource
 from enrichment_dagster.storage.lease import hold_partitions
@@ -119,20 +114,20 @@ def releasing_silver(context: AssetExecutionContext, storage: StorageResource) -
             discard_run(storage.root, context.run.run_id)
 
 
-def silver_problem_counts(batch: SilverProblems) -> dict[str, int]:
+def silver_problem_counts(problems: SilverProblems) -> dict[str, int]:
     """Silver rows not enriched as read (metadata of every asset, so none vanishes quietly)."""
     return {
-        "duplicate_ids_skipped": len(batch.duplicate_ids),
-        "invalid_rows": len(batch.invalid_rows),
-        "repaired_rows": len(batch.repaired_rows),
-        "silver_rows_read": batch.rows_read,
+        "duplicate_ids_skipped": len(problems.duplicate_ids),
+        "invalid_rows": len(problems.invalid_rows),
+        "repaired_rows": len(problems.repaired_rows),
+        "silver_rows_read": problems.rows_read,
     }
 
 
-def silver_problems(batch: SilverProblems) -> list[str]:
+def silver_problems(problems: SilverProblems) -> list[str]:
     """One log line per skipped or repaired Silver row."""
-    return (batch.invalid_rows + batch.repaired_rows
-            + [f"duplicate id {i} skipped (first row kept)" for i in batch.duplicate_ids])
+    return (problems.invalid_rows + problems.repaired_rows
+            + [f"duplicate id {i} skipped (first row kept)" for i in problems.duplicate_ids])
 
 
 def _enrich(context: AssetExecutionContext, pass_number: int, storage: StorageResource,

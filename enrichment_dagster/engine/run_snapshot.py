@@ -39,7 +39,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from enrichment_dagster.contracts.silver import SILVER_SCHEMA, SilverRecord
-from enrichment_dagster.engine.tables import SILVER_DATASET, SilverBatch, SilverPreparer
+from enrichment_dagster.engine.tables import (
+    SILVER_DATASET,
+    SilverBatch,
+    SilverPreparer,
+    SilverProblems,
+    whole_batch,
+)
 from enrichment_dagster.storage.filesystem import StorageRoot
 from enrichment_dagster.storage.names import path_component
 from enrichment_dagster.storage.parquet import (
@@ -66,22 +72,6 @@ STALE_AFTER_S = 24 * 3600.0
 
 
 @dataclass(frozen=True)
-class SilverProblems:
-    """What preparing a partition skipped or repaired (see ``engine.tables.SilverBatch``)."""
-
-    duplicate_ids: list[str]
-    invalid_rows: list[str]
-    repaired_rows: list[str]
-    rows_read: int
-    records: int
-
-    @property
-    def rows_skipped(self) -> int:
-        """Rows read but not enriched, each with a named reason (duplicate or invalid)."""
-        return len(self.duplicate_ids) + len(self.invalid_rows)
-
-
-@dataclass(frozen=True)
 class RunSilver:
     """A prepared partition in the run's snapshot, and where it came from (``storage`` or
     ``snapshot``): its problems at once, its rows a chunk at a time (:meth:`chunks`)."""
@@ -103,10 +93,7 @@ class RunSilver:
     @property
     def batch(self) -> SilverBatch:
         """The whole partition as one batch (small partitions and tests)."""
-        whole = SilverPreparer.combine(list(self.chunks()))
-        problems = self.problems
-        return SilverBatch(whole.table, whole.records, list(problems.duplicate_ids), list(problems.invalid_rows),
-                           list(problems.repaired_rows), rows_read=problems.rows_read)
+        return whole_batch(list(self.chunks()), self.problems)
 
 
 def run_folder(root: StorageRoot, run_id: str) -> str:
@@ -144,20 +131,10 @@ def write_snapshot(root: StorageRoot, path: str, partition_key: str, chunk_recor
     """Stream the Silver partition through the preparation into the snapshot: one row group
     per chunk, what was skipped or repaired in the footer."""
     preparer = SilverPreparer()
-    duplicates: list[str] = []
-    invalid: list[str] = []
-    repaired: list[str] = []
-    rows_read = records = 0
     with StagedParquet(root, path, SILVER_SCHEMA) as out:
         for part in iter_partition_batches(root, SILVER_DATASET, partition_key, chunk_records):
-            chunk = preparer.add(part.name, part.offset, part.table)
-            out.write(chunk.table)
-            duplicates += chunk.duplicate_ids
-            invalid += chunk.invalid_rows
-            repaired += chunk.repaired_rows
-            rows_read += chunk.rows_read
-            records += len(chunk.records)
-        problems = SilverProblems(duplicates, invalid, repaired, rows_read, records)
+            out.write(preparer.add(part.name, part.offset, part.table).table)
+        problems = preparer.problems
         out.add_metadata({PROBLEMS_KEY: json.dumps({"format": SNAPSHOT_FORMAT, **asdict(problems)}).encode()})
         out.commit()
     return RunSilver(root, path, problems, "storage")

@@ -49,10 +49,33 @@ class SilverBatch:
     #: Rows in the Silver files as read: records + duplicates + invalid rows.
     rows_read: int = 0
 
+
+@dataclass(frozen=True)
+class SilverProblems:
+    """What preparing a whole partition skipped or repaired (as in :class:`SilverBatch`),
+    and how many records it kept: all a step needs of a partition it streams."""
+
+    duplicate_ids: list[str]
+    invalid_rows: list[str]
+    repaired_rows: list[str]
+    rows_read: int
+    records: int
+
     @property
     def rows_skipped(self) -> int:
         """Rows read but not enriched, each with a named reason (duplicate or invalid)."""
         return len(self.duplicate_ids) + len(self.invalid_rows)
+
+
+def whole_batch(chunks: Sequence[SilverBatch], problems: SilverProblems) -> SilverBatch:
+    """The prepared chunks of one partition as one batch, with the partition's problems."""
+    tables = [chunk.table for chunk in chunks]
+    return SilverBatch(
+        pa.concat_tables(tables) if tables else SILVER_SCHEMA.empty_table(),
+        [record for chunk in chunks for record in chunk.records],
+        list(problems.duplicate_ids), list(problems.invalid_rows), list(problems.repaired_rows),
+        rows_read=problems.rows_read,
+    )
 
 
 SILVER_DATASET = "silver"
@@ -94,7 +117,8 @@ def prepare_silver_parts(parts: Sequence[tuple[str, pa.Table]]) -> SilverBatch:
     :class:`SilverPreparer` does a chunk at a time (see there for the rules).
     """
     preparer = SilverPreparer()
-    return preparer.combine([preparer.add(name, 0, raw) for name, raw in parts])
+    chunks = [preparer.add(name, 0, raw) for name, raw in parts]
+    return whole_batch(chunks, preparer.problems)
 
 
 class SilverPreparer:
@@ -120,6 +144,16 @@ class SilverPreparer:
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
+        self._duplicates: list[str] = []
+        self._invalid: list[str] = []
+        self._repaired: list[str] = []
+        self._rows_read = 0
+
+    @property
+    def problems(self) -> SilverProblems:
+        """What the chunks added so far skipped or repaired, and the records they kept."""
+        return SilverProblems(list(self._duplicates), list(self._invalid), list(self._repaired),
+                              self._rows_read, len(self._seen))
 
     def add(self, name: str, offset: int, raw: pa.Table) -> SilverBatch:
         """The chunk prepared: ``raw`` holds rows ``offset``, ``offset + 1``, ... of the file
@@ -161,20 +195,11 @@ class SilverPreparer:
         kept = table.take(pa.array(keep, pa.int64())) if table.num_columns else SILVER_SCHEMA.empty_table()
         ids = pa.array([r.job_posting_id for r in records], pa.string())
         kept = conform_to_schema(kept.set_column(0, SILVER_SCHEMA.field(0), ids), SILVER_SCHEMA)
+        self._duplicates += duplicates
+        self._invalid += invalid
+        self._repaired += repaired
+        self._rows_read += len(labels)
         return SilverBatch(kept, records, duplicates, invalid, repaired, rows_read=len(labels))
-
-    @staticmethod
-    def combine(chunks: Sequence[SilverBatch]) -> SilverBatch:
-        """The chunks of one partition as one batch."""
-        tables = [chunk.table for chunk in chunks]
-        return SilverBatch(
-            pa.concat_tables(tables) if tables else SILVER_SCHEMA.empty_table(),
-            [r for chunk in chunks for r in chunk.records],
-            [i for chunk in chunks for i in chunk.duplicate_ids],
-            [i for chunk in chunks for i in chunk.invalid_rows],
-            [i for chunk in chunks for i in chunk.repaired_rows],
-            rows_read=sum(chunk.rows_read for chunk in chunks),
-        )
 
 
 def _rows(table: pa.Table) -> list[dict[str, Any] | None]:
