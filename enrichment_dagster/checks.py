@@ -27,6 +27,7 @@ from dagster import (
 from enrichment_dagster.contracts.output import silver_ai_schema
 from enrichment_dagster.contracts.silver import normalize_posting_id
 from enrichment_dagster.engine.results import NO_POSTING_TEXT
+from enrichment_dagster.engine.tables import column_total
 from enrichment_dagster.partitions import hourly_partitions
 
 
@@ -110,15 +111,16 @@ class PartitionStats:
             self.success_all[n] += sum(flags)
             self.success[n] += sum(f for f, b in zip(flags, blank, strict=True) if not b)
         for n in (2, 3):
-            present = [v for v in _values(table, f"avg_confidence_pass{n}") if v is not None]
-            self.confidence[n][0] += sum(present)
-            self.confidence[n][1] += len(present)
-        self.answers_cost += sum(v or 0.0 for n in (1, 2, 3) for v in _values(table, f"pass{n}_answer_cost_usd"))
-        self.run_cost += sum(v or 0.0 for v in _values(table, "enrichment_cost_usd"))
-        self.input_tokens += sum(v or 0 for v in _values(table, "enrichment_input_tokens"))
-        self.output_tokens += sum(v or 0 for v in _values(table, "enrichment_output_tokens"))
-        self.evidence_checked += sum(v or 0 for v in _values(table, "evidence_checked"))
-        self.evidence_grounded += sum(v or 0 for v in _values(table, "evidence_grounded"))
+            column = f"avg_confidence_pass{n}"
+            self.confidence[n][0] += column_total(table, column)
+            if column in table.column_names:
+                self.confidence[n][1] += table.num_rows - table.column(column).null_count
+        self.answers_cost += sum(column_total(table, f"pass{n}_answer_cost_usd") for n in (1, 2, 3))
+        self.run_cost += column_total(table, "enrichment_cost_usd")
+        self.input_tokens += int(column_total(table, "enrichment_input_tokens"))
+        self.output_tokens += int(column_total(table, "enrichment_output_tokens"))
+        self.evidence_checked += int(column_total(table, "evidence_checked"))
+        self.evidence_grounded += int(column_total(table, "evidence_grounded"))
 
     def mean_confidence(self, pass_number: int) -> float | None:
         total, count = self.confidence[pass_number]

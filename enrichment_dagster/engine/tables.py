@@ -17,6 +17,7 @@ from statistics import mean
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from enrichment_dagster.contracts import vocab
 from enrichment_dagster.contracts.columns import empty_row, flatten_pass, pass_columns
@@ -369,6 +370,14 @@ def summarize_pass(pass_number: int, table: pa.Table) -> dict[str, float | int]:
     return tally.metadata()
 
 
+def column_total(table: pa.Table, column: str) -> float:
+    """The sum of a numeric or boolean column, nulls as 0, in Arrow (no row objects); 0 for a
+    column the table lacks (a check that needs it names it)."""
+    if column not in table.column_names:
+        return 0
+    return pc.sum(table.column(column)).as_py() or 0
+
+
 class PassTally:
     """:func:`summarize_pass` added up a chunk at a time (a streamed partition's metadata)."""
 
@@ -386,8 +395,8 @@ class PassTally:
         self.records += table.num_rows
         self.status.update(table.column("status").to_pylist())
         for name in self.SUMMED:
-            self.sums[name] += sum(v or 0 for v in table.column(name).to_pylist())
-        self.cache_hits += sum(bool(v) for v in table.column("cache_hit").to_pylist())
+            self.sums[name] += column_total(table, name)
+        self.cache_hits += int(column_total(table, "cache_hit"))
         if self.pass_number in (2, 3):
             for row in table.to_pylist():
                 if (confidence := average_confidence(self.pass_number, row)) is not None:
