@@ -3,9 +3,9 @@
 Thin on purpose: stream the partitions' records through the engine a chunk at a time
 (``engine.streaming``), append the results to each partition's staged file, publish every
 file when the pass is done, and add numeric metadata per partition. Memory is bounded by
-``ENRICHMENT_CHUNK_RECORDS``, not by the partition. Re-materializing a partition is how failures are
-retried: answers already paid for come from the content-addressed cache, only failures are
-sent again.
+``ENRICHMENT_CHUNK_RECORDS``, not by the partition. Re-materializing a partition is how
+failures are retried: answers already paid for come from the content-addressed cache, only
+failures are sent again.
 
 A run holds one partition (sensor, CLI, demo) or a range of them (a backfill, up to
 ``ENRICHMENT_PARTITIONS_PER_RUN``). For a range the records of every partition go through
@@ -142,7 +142,7 @@ def _enrich_partitions(context: AssetExecutionContext, pass_number: int, storage
     started = time.monotonic()
     keys = run_partition_keys(context)
     root, dataset = storage.root, f"pass{pass_number}"
-    silver = {key: load_silver(context, storage, key) for key in keys}
+    prepared = {key: load_silver(context, storage, key) for key in keys}
     tallies = {key: PassTally(pass_number) for key in keys}
     shortened = dict.fromkeys(keys, 0)
     with ExitStack() as stack:
@@ -159,7 +159,7 @@ def _enrich_partitions(context: AssetExecutionContext, pass_number: int, storage
             shortened[key] += sum(r.description_shortened for r in results)
 
         chunks = (PartitionChunk(key, batch.records, previous_context(pass_number, batch.records, upstream[key]))
-                  for key in keys for batch in silver[key].chunks())
+                  for key in keys for batch in prepared[key].chunks())
         # One run at a time per pass and partition: a concurrent run waits, then reads the cache.
         with hold_partitions(root, dataset, keys):
             with PassStream(pass_number, llm.make_backend(), llm.engine_config(), storage.cache()) as stream:
@@ -167,7 +167,7 @@ def _enrich_partitions(context: AssetExecutionContext, pass_number: int, storage
             written = {key: files[key].commit() for key in keys}
     duration = round(time.monotonic() - started, 3)
     for key in keys:
-        problems = silver[key].problems
+        problems = prepared[key].problems
         metadata = tallies[key].metadata()
         # Wall time of the whole run's engine work (shared by its partitions).
         metadata["duration_s"] = duration

@@ -133,8 +133,7 @@ class PassStream:
             raise ConfigurationError(f"pass_number must be 1, 2 or 3, got {pass_number!r}")
         self.config.validate()
         self.pass_number, self.backend, self.cache = pass_number, backend, cache
-        model_id = self.config.model_for(pass_number)
-        self.model_id = model_id
+        self.model_id = model_id = self.config.model_for(pass_number)
         self.env = _make_env(backend, pass_number, model_id, self.config, resolve_price(backend, model_id), pacer)
         self._runner = _GroupRunner(self.env, cache)
 

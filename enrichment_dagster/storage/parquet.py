@@ -219,7 +219,6 @@ class RowsById:
     """
 
     def __init__(self, root: StorageRoot, dataset: str, partition_key: str, key_column: str = "job_posting_id") -> None:
-        self.key_column = key_column
         self._stack = ExitStack()
         self._files: list[pq.ParquetFile] = []
         self._names: list[str] = []
@@ -253,11 +252,11 @@ class RowsById:
 
     def take(self, ids: Sequence[str]) -> pa.Table:
         """The rows of ``ids`` that the partition holds, in the order of ``ids``."""
-        wanted = [(record_id, self._where[record_id]) for record_id in dict.fromkeys(ids) if record_id in self._where]
+        wanted = [self._where[record_id] for record_id in dict.fromkeys(ids) if record_id in self._where]
         pieces: list[pa.Table] = []
         run: list[int] = []
         current: tuple[int, int] | None = None
-        for _, (file_index, group, row) in wanted:
+        for file_index, group, row in wanted:
             if (file_index, group) != current:
                 if current is not None:
                     pieces.append(self._group(current).take(pa.array(run, pa.int64())))
@@ -265,8 +264,8 @@ class RowsById:
             run.append(row)
         if current is not None:
             pieces.append(self._group(current).take(pa.array(run, pa.int64())))
-        if not pieces:
-            return self._files[0].schema_arrow.empty_table() if self._files else pa.table({})
+        if not pieces:  # a partition has at least one file (``_data_files``)
+            return self._files[0].schema_arrow.empty_table()
         return pa.concat_tables(pieces, promote_options="permissive")
 
     def _group(self, where: tuple[int, int]) -> pa.Table:
