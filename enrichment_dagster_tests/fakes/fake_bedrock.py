@@ -876,6 +876,11 @@ def _make_handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
         disable_nagle_algorithm = True
         timeout = 60
 
+        def parse_request(self) -> bool:
+            """Stamp the request's arrival (its line is read, its headers not yet parsed)."""
+            self.received = time.perf_counter()
+            return super().parse_request()
+
         def do_POST(self) -> None:  # noqa: N802 (http.server naming)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -889,8 +894,11 @@ def _make_handler(fake: FakeBedrock) -> type[BaseHTTPRequestHandler]:
             fake.enter_request()
             try:
                 reply = fake.serve(match["op"], unquote(match["model"]), raw)
-                if reply.delay_s:
-                    time.sleep(reply.delay_s)
+                # The latency is the model's time to answer, counted from the request's
+                # arrival: the fake's own work (reading, parsing, composing the answer)
+                # happens within it, not on top of it.
+                if (wait := reply.delay_s - (time.perf_counter() - self.received)) > 0:
+                    time.sleep(wait)
                 self._send(reply)
             finally:
                 fake.leave_request()
