@@ -120,10 +120,14 @@ class PassStream:
     """One pass over records that arrive a chunk at a time (a partition too large to hold).
 
     Everything that is the pass's and not the chunk's spans the chunks: the pacer, the
-    budget, the batch-wide stops (an unwritable cache, an unreachable model) and the cache's
-    writer session, sealed once by :meth:`close`. So a partition streamed in chunks is
-    paced, capped and stopped as if it had been one batch, and its answers go to one
-    segment. ``run_pass`` is a stream of one chunk.
+    budget, the batch-wide stops (an unwritable cache, an unreachable model), the cache's
+    writer session, sealed once by :meth:`close`, and the worker pool. So a partition
+    streamed in chunks is paced, capped and stopped as if it had been one batch, and its
+    answers go to one segment. ``run_pass`` is a stream of one chunk.
+
+    :meth:`submit` sends a chunk and returns at once: the caller reads and submits the next
+    chunk while this one's calls are in flight, and its calls queue behind them, so the
+    pool stays full from the first chunk to the last instead of draining at each one.
     """
 
     def __init__(self, pass_number: int, backend: LLMBackend, config: EngineConfig | None = None,
@@ -136,25 +140,72 @@ class PassStream:
         self.model_id = model_id = self.config.model_for(pass_number)
         self.env = _make_env(backend, pass_number, model_id, self.config, resolve_price(backend, model_id), pacer)
         self._runner = _GroupRunner(self.env, cache)
+        self._pool: ThreadPoolExecutor | None = None
+        #: Leaders sent and not yet collected, by answer key (see ``_send``).
+        self._in_flight: dict[str, Future[RecordResult]] = {}
 
-    def run(self, records: Sequence[SilverRecord],
-            previous: Mapping[str, PassContext] | None = None) -> list[RecordResult]:
-        """One chunk: exactly one result per record, in order (``previous`` as in ``run_pass``)."""
+    def submit(self, records: Sequence[SilverRecord],
+               previous: Mapping[str, PassContext] | None = None) -> PendingChunk:
+        """Render ``records``, serve their cached answers and send the rest to the workers;
+        :meth:`PendingChunk.results` waits for them (``previous`` as in ``run_pass``)."""
         preparer = _Preparer(
             self.pass_number, backend_identity(self.backend), self.model_id, self.config, previous or {},
             by_record=self.backend.answers_by_record,
         )
-        results: list[RecordResult | None] = [None] * len(records)
-        _dispatch(records, preparer, self._runner, results)
-        final = [
-            result if result is not None else _internal(records[i], i, self.pass_number, "no result")
-            for i, result in enumerate(results)
-        ]
-        log.info("pass %d batch done: %s", self.pass_number, BatchSummary.from_results(final).to_dict())
-        return final
+        pending = PendingChunk(self, records)
+        with _collector_paused():
+            for start in range(0, len(records), CACHE_READ_BATCH):
+                self._dispatch(pending, _groups(records, start, preparer, pending))
+        return pending
+
+    def run(self, records: Sequence[SilverRecord],
+            previous: Mapping[str, PassContext] | None = None) -> list[RecordResult]:
+        """One chunk: exactly one result per record, in order (``previous`` as in ``run_pass``)."""
+        return self.submit(records, previous).results()
+
+    def _dispatch(self, pending: PendingChunk, groups: list[Group]) -> None:
+        """Serve the groups whose answer the cache holds (read in one batch, on this
+        thread); send one leader per other group.
+
+        A cache hit is CPU work only (read, validate, ground): here it needs no hand-off
+        to a worker and no fight for the GIL (a fully cached pass ran a fifth slower on 8
+        workers than on one thread). Everything else, a key in no segment included (the
+        former layout is read one request per key), goes to the workers.
+        """
+        found = self._runner.read_cached([group.leader for group in groups])
+        for group in groups:
+            if group.key not in found:
+                pending.sent.append((group, self._send(group.leader)))
+            elif (cached := found[group.key]) is None:  # a miss, not read again
+                pending.sent.append((group, self._send(group.leader, entry_refused=True)))
+            else:
+                pending.served.append((group, self._runner.serve_cached_safely(group.leader, cached)))
+
+    def _send(self, leader: PreparedRecord, entry_refused: bool = False) -> Future[RecordResult]:
+        """The leader's future. A leader whose answer key is still in flight in an earlier
+        chunk (a posting repeated in another hour) starts only when that one is done, and
+        reads the cache then: it is served the answer just paid for, not sent again."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="enrich")
+        earlier = self._in_flight.get(leader.key)
+        if earlier is None or earlier.done():
+            future = self._pool.submit(self._runner.run_leader_safely, leader, entry_refused)
+        else:
+            future = _after(earlier, self._pool, self._runner.run_leader_safely, leader)
+        self._in_flight[leader.key] = future
+        return future
+
+    def _collected(self, sent: Sequence[tuple[Group, Future[RecordResult]]]) -> None:
+        for group, future in sent:
+            if self._in_flight.get(group.key) is future:
+                del self._in_flight[group.key]
 
     def close(self) -> None:
-        """End the cache's writer session (see ``_close_cache``)."""
+        """Stop the workers (calls not yet started are not sent: an uncollected chunk
+        means the caller failed), then end the cache's writer session (see ``_close_cache``)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
         _close_cache(self.cache, self.env)
 
     def __enter__(self) -> PassStream:
@@ -162,6 +213,60 @@ class PassStream:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class PendingChunk:
+    """A submitted chunk: its cache hits served, its other leaders with the workers."""
+
+    def __init__(self, stream: PassStream, records: Sequence[SilverRecord]) -> None:
+        self.stream, self.records = stream, records
+        self.slots: list[RecordResult | None] = [None] * len(records)
+        self.groups: dict[str, Group] = {}
+        self.sent: list[tuple[Group, Future[RecordResult]]] = []
+        self.served: list[tuple[Group, RecordResult]] = []
+
+    def results(self) -> list[RecordResult]:
+        """Wait for the workers; exactly one result per record, in order. A group's copies
+        are made here, when every record of the chunk has joined its group."""
+        for group, leader in self.served:
+            _place(self.slots, group, leader)
+        for group, future in self.sent:
+            _place(self.slots, group, future.result())
+        self.stream._collected(self.sent)
+        pass_number = self.stream.pass_number
+        final = [
+            result if result is not None else _internal(self.records[i], i, pass_number, "no result")
+            for i, result in enumerate(self.slots)
+        ]
+        log.info("pass %d batch done: %s", pass_number, BatchSummary.from_results(final).to_dict())
+        return final
+
+
+def _after(earlier: Future[Any], pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Future[Any]:
+    """A future of ``fn(*args)`` run on ``pool`` once ``earlier`` is done."""
+    later: Future[Any] = Future()
+
+    def start(_: Future[Any]) -> None:
+        if not later.set_running_or_notify_cancel():
+            return
+        try:
+            inner = pool.submit(fn, *args)
+        except RuntimeError as exc:  # the pool was shut down meanwhile
+            later.set_exception(exc)
+            return
+        inner.add_done_callback(lambda done: _copy_outcome(done, later))
+
+    earlier.add_done_callback(start)
+    return later
+
+
+def _copy_outcome(source: Future[Any], target: Future[Any]) -> None:
+    if source.cancelled():
+        target.set_exception(RuntimeError("cancelled: the pass was stopped"))
+    elif (exc := source.exception()) is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
 
 
 def _close_cache(cache: CacheStore | None, env: CallEnv) -> None:
@@ -183,62 +288,30 @@ def _close_cache(cache: CacheStore | None, env: CallEnv) -> None:
                   "sent (%s): %s", env.pass_number, MODEL_UNREACHABLE, env.reach.last_error)
 
 
-#: Groups whose cached answers are read in one ``CacheStore.get_many``: each segment is
-#: opened once per batch, and the frames held at once stay a few MB.
+#: Records rendered, and their cached answers read, per batch: each segment is opened once
+#: per batch, the frames held at once stay a few MB, and the first calls leave after a
+#: batch is rendered, not the whole chunk.
 CACHE_READ_BATCH = 256
 
 
-def _dispatch(
-    records: Sequence[SilverRecord],
-    preparer: _Preparer,
-    runner: _GroupRunner,
-    results: list[RecordResult | None],
-) -> None:
-    """Render every record, serve each answer key found in the cache on this thread, send
-    one leader per other key to the workers, then copy each leader's result to its
-    duplicates.
-
-    Rendering first (about 0.3 ms a record) keeps the main thread off the GIL while the
-    workers run; dispatching while rendering was measured slower. A cache hit is CPU work
-    only (read, validate, ground): here it needs no hand-off to a worker and no fight for
-    the GIL (a fully cached pass ran a fifth slower on 8 workers than on one thread), and
-    its answers are read in batches. Everything else, a key in no segment included (the
-    former layout is read one request per key), goes to the workers as before.
-    """
-    sent: list[tuple[Group, Future[RecordResult]]] = []
-    with ThreadPoolExecutor(max_workers=runner.env.config.concurrency,
-                            thread_name_prefix="enrich") as pool:
-        with _collector_paused():
-            groups = _groups(records, preparer, results)
-            for start in range(0, len(groups), CACHE_READ_BATCH):
-                batch = groups[start : start + CACHE_READ_BATCH]
-                found = runner.read_cached([group.leader for group in batch])
-                for group in batch:
-                    if group.key not in found:
-                        sent.append((group, pool.submit(runner.run_leader_safely, group.leader)))
-                    elif (cached := found[group.key]) is None:  # a miss, not read again
-                        sent.append((group, pool.submit(runner.run_leader_safely, group.leader,
-                                                        entry_refused=True)))
-                    else:
-                        _place(results, group, runner.serve_cached_safely(group.leader, cached))
-        for group, future in sent:
-            _place(results, group, future.result())
-
-
-def _groups(
-    records: Sequence[SilverRecord], preparer: _Preparer, results: list[RecordResult | None]
-) -> list[Group]:
-    """One group per answer key, in input order; records that cannot run get their result."""
-    groups: dict[str, Group] = {}
-    for index, record in enumerate(records):
-        item = preparer.prepare(index, record)
+def _groups(records: Sequence[SilverRecord], start: int, preparer: _Preparer,
+            pending: PendingChunk) -> list[Group]:
+    """The new groups (one per answer key not yet seen in the chunk) among the next
+    ``CACHE_READ_BATCH`` records, in input order. A record whose key is already a group's
+    joins it, even one already sent (its copy is made when the chunk is collected);
+    records that cannot run get their result."""
+    groups = pending.groups
+    new: list[Group] = []
+    for index in range(start, min(start + CACHE_READ_BATCH, len(records))):
+        item = preparer.prepare(index, records[index])
         if isinstance(item, RecordResult):
-            results[index] = item
+            pending.slots[index] = item
         elif item.key in groups:
             groups[item.key].members.append(item)
         else:
-            groups[item.key] = Group(item.key, [item])
-    return list(groups.values())
+            groups[item.key] = group = Group(item.key, [item])
+            new.append(group)
+    return new
 
 
 def _place(results: list[RecordResult | None], group: Group, leader: RecordResult) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from enrichment_dagster.contracts.silver import SilverRecord
 from enrichment_dagster.engine.results import PassContext, RecordResult
-from enrichment_dagster.engine.runner import PassStream
+from enrichment_dagster.engine.runner import PassStream, PendingChunk
 from enrichment_dagster.engine.tables import outputs_from_table
 from enrichment_dagster.storage.parquet import RowsById
 
@@ -76,14 +76,31 @@ def run_chunks(stream: PassStream, chunks: Iterable[PartitionChunk], size: int,
                sink: Callable[[str, list[RecordResult]], None]) -> None:
     """Every chunk through ``stream``, ``size`` records per engine call; each chunk's
     results, in its records' order, go to ``sink(partition_key, results)`` as soon as its
-    call is done (so they leave memory before the next call)."""
+    call is done (so they leave memory before the call after next).
+
+    The next call is read and sent before the current one is collected: its records are
+    read (and the earlier passes' rows fetched) while the current calls are in flight, and
+    its calls queue behind them, so the pool does not drain between calls. At most two
+    calls' records are held at once.
+    """
+    current: tuple[list[PartitionChunk], PendingChunk] | None = None
     for group in engine_batches(chunks, size):
         records = [record for chunk in group for record in chunk.records]
         previous = None
         if stream.pass_number > 1:
             previous = {rid: ctx for chunk in group for rid, ctx in (chunk.previous or {}).items()}
-        results = stream.run(records, previous)
-        offset = 0
-        for chunk in group:
-            sink(chunk.key, results[offset:offset + len(chunk.records)])
-            offset += len(chunk.records)
+        submitted = (group, stream.submit(records, previous))
+        if current is not None:
+            _deliver(*current, sink)
+        current = submitted
+    if current is not None:
+        _deliver(*current, sink)
+
+
+def _deliver(group: list[PartitionChunk], pending: PendingChunk,
+             sink: Callable[[str, list[RecordResult]], None]) -> None:
+    results = pending.results()
+    offset = 0
+    for chunk in group:
+        sink(chunk.key, results[offset:offset + len(chunk.records)])
+        offset += len(chunk.records)

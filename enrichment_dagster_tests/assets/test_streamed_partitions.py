@@ -80,13 +80,13 @@ def test_chunked_runs_store_what_whole_runs_store(roots, monkeypatch: pytest.Mon
     """Chunks of 4 over a 3-partition range: every engine call and every row group within 4
     records, and the four tables equal those of a run holding each partition whole."""
     calls: list[int] = []
-    real = PassStream.run
+    real = PassStream.submit
 
     def counting(self, records, previous=None):  # noqa: ANN001, ANN202
         calls.append(len(records))
         return real(self, records, previous)
 
-    monkeypatch.setattr(PassStream, "run", counting)
+    monkeypatch.setattr(PassStream, "submit", counting)
     (chunked, chunked_uri, endpoint), (whole, whole_uri, _) = roots
     for uri, chunk_records in ((chunked_uri, CHUNK), (whole_uri, 1000)):
         result = _run_range(_defs(uri, endpoint, chunk_records), DagsterInstance.ephemeral(), KEYS)

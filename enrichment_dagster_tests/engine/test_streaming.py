@@ -54,13 +54,13 @@ def test_streamed_results_match_one_batch_and_reach_the_sink_in_order(fake, back
     calls: list[int] = []
     received: list[tuple[str, list[RecordResult]]] = []
     with PassStream(1, backend, EngineConfig()) as stream:
-        real = stream.run
+        real = stream.submit
 
         def counting(records, previous=None):  # noqa: ANN001, ANN202
             calls.append(len(records))
             return real(records, previous)
 
-        stream.run = counting  # type: ignore[method-assign]
+        stream.submit = counting  # type: ignore[method-assign]
         run_chunks(stream, chunks, 8, lambda key, results: received.append((key, results)))
     assert calls == [8, 4]
     assert [key for key, _ in received] == ["p0", "p1", "p2"]
@@ -94,6 +94,49 @@ def test_the_answers_of_every_chunk_go_to_one_cache_segment(fake, backend, cache
         run_chunks(stream, chunks, 3, lambda key, results: again.extend(results))
     assert fake.stats.calls == 0
     assert len(again) == 9 and all(r.cache_hit for r in again)
+
+
+def test_the_next_call_is_sent_while_the_current_one_is_in_flight(fake, backend) -> None:
+    """The pool does not drain between engine calls: three calls of 4 records on 8 workers
+    have 8 requests open at once (never more), and take two rounds of latency, not three."""
+    fake.configure(latency_s=0.3)
+    received: list[str] = []
+    with PassStream(1, backend, EngineConfig(concurrency=8)) as stream:
+        run_chunks(stream, _chunks([4, 4, 4]), 4, lambda key, results: received.append(key))
+    assert received == ["p0", "p1", "p2"]
+    assert fake.stats.calls == 12
+    assert fake.stats.max_in_flight == 8
+
+
+def test_a_posting_repeated_in_the_next_call_is_paid_once(fake, backend, cache: CacheStore) -> None:
+    """A posting re-landed in the next hour is in the next engine call, sent while the
+    first is in flight: it waits for the first answer and is served it from the cache."""
+    fake.configure(latency_s=0.2)
+    first = PartitionChunk("p0", make_records(3))
+    again = PartitionChunk("p1", make_records(2))  # r0, r1 again
+    received: dict[str, list[RecordResult]] = {}
+    with PassStream(1, backend, EngineConfig(concurrency=8), cache) as stream:
+        run_chunks(stream, [first, again], 100, lambda key, results: received.setdefault(key, results))
+    assert fake.stats.calls == 3
+    assert [r.record_id for r in received["p1"]] == ["r0", "r1"]
+    assert all(r.success and r.cache_hit for r in received["p1"])
+    assert [r.output for r in received["p1"]] == [r.output for r in received["p0"][:2]]
+
+
+def test_a_failing_sink_stops_the_calls_not_yet_sent(fake, backend) -> None:
+    """When the caller fails (here its sink), the stream's close sends nothing more: the
+    calls queued behind the failed chunk are cancelled, not paid for."""
+    fake.configure(latency_s=0.1)
+
+    def sink(key: str, results: list[RecordResult]) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        with PassStream(1, backend, EngineConfig(concurrency=1)) as stream:
+            run_chunks(stream, _chunks([2] * 5), 2, sink)
+    # The first call (2 records) was collected; at most the one request started meanwhile
+    # of the second call followed it; the other 7 were never sent.
+    assert 2 <= fake.stats.calls <= 3
 
 
 @pytest.mark.parametrize("pass_number", [0, 4])
