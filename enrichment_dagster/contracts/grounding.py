@@ -35,34 +35,38 @@ _TYPOGRAPHY = str.maketrans(
 #: not map (a 3,000-character posting: 400 µs, against 6 µs for these).
 _TYPOGRAPHY_PAIRS = tuple((chr(code), new) for code, new in _TYPOGRAPHY.items())
 _NON_WORD = re.compile(r"[^\w$€£₹%+.-]+")
-#: ``_NON_WORD`` on ASCII text, as a table: every ASCII character it matches becomes a space,
-#: the others stay. Every character has its entry: ``str.translate`` pays for a lookup
-#: that fails (a ``LookupError`` raised and cleared) for each character missing from a table.
-_ASCII_NON_WORD = "".join(
-    c if c.isalnum() or c in "_$%+.-" else " " for c in map(chr, range(128))
-)
+#: ``_NON_WORD`` on the ASCII bytes of UTF-8 text, as a ``bytes.translate`` table: every
+#: ASCII character it matches becomes a space, the others stay, and the bytes of
+#: non-ASCII characters (all >= 128) are left as they are.
+_ASCII_NON_WORD = bytes(
+    code if chr(code).isalnum() or chr(code) in "_$%+.-" else ord(" ") for code in range(128)
+) + bytes(range(128, 256))
+#: The non-ASCII characters ``_NON_WORD`` matches.
+_NON_ASCII_NON_WORD = re.compile(r"[^\x00-\x7f\w€£₹]")
 _WORD = re.compile(r"\w")
 _ELLIPSIS = re.compile(r"\s*\.\.\.\s*")
 
 
 def normalize_for_match(text: str) -> str:
     """``text`` as it is matched: decoded like :func:`~enrichment_dagster.contracts.silver.clean_text`,
-    typography unified, lowercased, every run of spaces and punctuation one space.
+    typography unified, lowercased, every run of spaces and punctuation one space
+    (``_NON_WORD``).
 
-    It runs on every quote of every answer and on every posting, fresh or cached, so it
-    does no work twice: spaces are not collapsed before the punctuation (which collapses
-    them with it anyway). ASCII text, most of it, has no typography to unify, and its
-    punctuation is replaced by a table lookup and ``split``, several times faster than
-    the regular expression; other text has only the typography it holds replaced (the
-    same results: a test compares them with the rule).
+    It runs on every quote of every answer and on every posting, fresh or cached, so it is
+    built for speed, with the rule's results (a test compares them with ``_NON_WORD``):
+    only the typography the text holds is replaced; the ASCII punctuation, most of it, is
+    replaced by one ``bytes.translate`` of the UTF-8 text, and only the non-ASCII
+    characters are left to a regular expression; ``split`` then collapses the spaces.
+    A 300 KB posting takes 10 ms where the regular expression alone took 26.
     """
     text = decode_text(text).lower()
     if text.isascii():
-        return " ".join(text.translate(_ASCII_NON_WORD).split())
+        return b" ".join(text.encode("ascii").translate(_ASCII_NON_WORD).split()).decode("ascii")
     for char, replacement in _TYPOGRAPHY_PAIRS:
         if char in text:
             text = text.replace(char, replacement)
-    return _NON_WORD.sub(" ", text).strip()
+    text = text.encode("utf-8", "surrogatepass").translate(_ASCII_NON_WORD).decode("utf-8", "surrogatepass")
+    return " ".join(_NON_ASCII_NON_WORD.sub(" ", text).split())
 
 
 @lru_cache(maxsize=DESCRIPTION_CACHE_SIZE)

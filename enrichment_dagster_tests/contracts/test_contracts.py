@@ -179,6 +179,12 @@ def test_grounding_ignores_typography_but_not_words() -> None:
         "".join(random.Random(seed).choices(string.printable + "\x0b\x1c\x85\u2019", k=40))
         for seed in range(200)
     ),
+    *(  # non-ASCII text: letters of other scripts, marks, currency, symbols, spaces
+        "".join(random.Random(seed).choices(
+            string.printable + "é€£₹¥©®•·\u00a0\u2009\u3000\u0301\u200b\u2019\u201c\u2014"
+            "\u2026ßİıЖжΩ中文ع\U0001f600\ufeff\u2028", k=60))
+        for seed in range(200)
+    ),
 ])
 def test_normalize_for_match_equals_cleaning_then_matching_rules(text: str) -> None:
     """The fast paths (no separate collapse of spaces, a table for ASCII punctuation) give
