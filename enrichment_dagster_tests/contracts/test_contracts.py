@@ -24,6 +24,7 @@ from enrichment_dagster.contracts.silver import (
     SilverRecord,
     clean_text,
     conform_silver,
+    decode_text,
     normalize_posting_id,
 )
 
@@ -165,6 +166,17 @@ def test_grounding_ignores_typography_but_not_words() -> None:
     assert is_grounded("we're looking for 5-7 years", posting) is True
     assert is_grounded("10 years of Python", posting) is False
     assert is_grounded("  ", posting) is None
+
+
+#: Every character Python takes for whitespace (29 of them), in any string or pattern.
+_WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
+
+
+@pytest.mark.parametrize("seed", range(50))
+def test_clean_text_collapses_every_kind_of_whitespace_as_the_rule_does(seed: int) -> None:
+    """``clean_text`` collapses spaces with ``split``: the rule is ``\\s+`` to one space."""
+    text = "".join(random.Random(seed).choices("ab é&amp;" + _WHITESPACE, k=80))
+    assert clean_text(text) == re.sub(r"\s+", " ", decode_text(text)).strip()
 
 
 @pytest.mark.parametrize("text", [
