@@ -99,9 +99,13 @@ class PartitionStats:
     def add(self, table: pa.Table) -> None:
         expected = silver_ai_schema()
         self.columns = table.num_columns
-        self.mismatched.update((f.name, None) for f in expected if f.name not in table.schema.names
-                               or not table.schema.field(f.name).type.equals(f.type))
-        self.unexpected.update((n, None) for n in table.schema.names if n not in expected.names)
+        # Types by name, built once: ``schema.names`` and ``schema.field`` build or search
+        # a list on every call, quadratic over ~350 columns.
+        types = dict(zip(table.schema.names, table.schema.types, strict=True))
+        self.mismatched.update((f.name, None) for f in expected
+                               if f.name not in types or not types[f.name].equals(f.type))
+        expected_names = set(expected.names)
+        self.unexpected.update((n, None) for n in types if n not in expected_names)
         self.rows += table.num_rows
         self.ids += table.column("job_posting_id").to_pylist()
         blank = _without_posting_text(table)

@@ -449,7 +449,8 @@ def conform_to_schema(table: pa.Table, schema: pa.Schema) -> pa.Table:
     field raises ``SchemaMismatchError`` naming the column, because writing it anyway would
     give one partition a schema different from the others.
     """
-    missing = [name for name in schema.names if name not in table.column_names]
+    present = set(table.column_names)  # one list: ``column_names`` builds a new one per call
+    missing = [name for name in schema.names if name not in present]
     if missing:
         raise SchemaMismatchError(f"table lacks columns of the schema: {missing}")
     arrays = [_conform_column(table.column(field.name), field) for field in schema]
