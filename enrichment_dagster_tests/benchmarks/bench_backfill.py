@@ -35,9 +35,12 @@ Reported (``--json``):
   (Silver records without a silver_ai row whose three passes succeeded; must be 0),
   ``calls`` (must be N x R x 3: nothing retried, nothing served twice).
 * ``backfill_s``: launch → end of the last run; ``records_per_s = N x R / backfill_s``.
-* ``run_s``: p50/p95 of run durations (start → end), ``queued_s`` the time runs waited
-  for a slot, ``pass_steps_s`` p50 of the three pass steps of a run (the time its calls
-  take) and ``overhead_s`` p50 of the rest of a run (process start-up, imports, Parquet,
+* ``created_s``: launch → the runs' creation (the backfill daemon's tick: every 30 s in
+  Dagster 1.13, not configurable); ``run_s``: p50/p95 of run durations (start → end),
+  ``queued_s`` the time from a run's creation to its start (the queue, then the run
+  worker's launch), ``pass_steps_s`` p50 of the three pass steps of a run (the time its calls
+  take) and ``overhead_s`` p50 of the rest of a run, split into ``before_passes_s`` (run
+  start → pass1's start) and ``after_passes_s`` (pass3's end → run end: silver_ai, its
   checks, event writes).
 * Bounds: ``calls_bound_s = calls x L / (P x C)``, what the fake could serve with P x C
   calls always in flight; ``ideal_s = ceil(N / P) x 3 x ceil(R / C) x L``, the
@@ -351,6 +354,9 @@ class RunFacts:
     start: float
     end: float
     pass_steps_s: float
+    #: Run start -> first pass step's start; last pass step's end -> run end.
+    before_passes_s: float = 0.0
+    after_passes_s: float = 0.0
 
 
 def _run_facts(instance: DagsterInstance, backfill_id: str) -> list[RunFacts]:
@@ -358,25 +364,29 @@ def _run_facts(instance: DagsterInstance, backfill_id: str) -> list[RunFacts]:
     facts = []
     for record in records:
         run = record.dagster_run
+        first, last = _pass_steps_span(instance, run.run_id)
+        start, end = record.start_time or 0.0, record.end_time or 0.0
         facts.append(RunFacts(
             partition=run.tags.get("dagster/partition") or "...".join(
                 filter(None, (run.tags.get("dagster/asset_partition_range_start"),
                               run.tags.get("dagster/asset_partition_range_end")))),
             status=run.status.value,
             created=record.create_timestamp.timestamp(),
-            start=record.start_time or 0.0,
-            end=record.end_time or 0.0,
-            pass_steps_s=_pass_steps_seconds(instance, run.run_id),
+            start=start,
+            end=end,
+            pass_steps_s=last - first,
+            before_passes_s=first - start if first and start else 0.0,
+            after_passes_s=end - last if last and end else 0.0,
         ))
     return facts
 
 
-def _pass_steps_seconds(instance: DagsterInstance, run_id: str) -> float:
-    """Seconds from the start of pass1 to the end of pass3 (the run's model calls)."""
+def _pass_steps_span(instance: DagsterInstance, run_id: str) -> tuple[float, float]:
+    """When pass1 started and pass3 ended (the run's model calls); zeros if neither ran."""
     events = instance.all_logs(run_id, of_type={DagsterEventType.STEP_START,
                                                  DagsterEventType.STEP_SUCCESS})
     stamps = [e.timestamp for e in events if (e.step_key or "") in PASS_STEPS]
-    return max(stamps) - min(stamps) if stamps else 0.0
+    return (min(stamps), max(stamps)) if stamps else (0.0, 0.0)
 
 
 def _records_lost(storage: Path, expected: dict[str, list[str]]) -> int:
@@ -426,6 +436,7 @@ def _report(config: BackfillConfig, status: str, startup_s: float, launched_at: 
             pool_limit: int | None) -> dict[str, Any]:
     durations = [r.end - r.start for r in runs if r.end and r.start]
     queued = [r.start - r.created for r in runs if r.start]
+    created = [r.created - launched_at for r in runs]
     overheads = [(r.end - r.start) - r.pass_steps_s for r in runs if r.end and r.start]
     last_end = max((r.end for r in runs), default=launched_at)
     backfill_s = last_end - launched_at
@@ -464,10 +475,14 @@ def _report(config: BackfillConfig, status: str, startup_s: float, launched_at: 
         "run_s": {"p50": round(percentile(durations, 50), 2),
                   "p95": round(percentile(durations, 95), 2),
                   "max": round(max(durations, default=0.0), 2)},
+        "created_s": {"p50": round(percentile(created, 50), 2),
+                      "max": round(max(created, default=0.0), 2)},
         "queued_s": {"p50": round(percentile(queued, 50), 2),
                      "max": round(max(queued, default=0.0), 2)},
         "pass_steps_s_p50": round(statistics.median([r.pass_steps_s for r in runs] or [0.0]), 2),
         "overhead_s_p50": round(statistics.median(overheads or [0.0]), 2),
+        "before_passes_s_p50": round(statistics.median([r.before_passes_s for r in runs] or [0.0]), 2),
+        "after_passes_s_p50": round(statistics.median([r.after_passes_s for r in runs] or [0.0]), 2),
         "calls_bound_s": round(calls_bound, 2),
         "ideal_s": round(ideal, 2),
         "ratio_to_ideal": round(backfill_s / ideal, 2) if ideal else None,

@@ -33,8 +33,10 @@ def test_quick_backfill_holds_the_pool_and_loses_no_record(
     assert report["throttled"] == 0
     assert report["records_lost"] == 0
     for key in ("records_per_s", "run_s", "ideal_s", "ratio_to_ideal", "calls_bound_s",
-                "ratio_to_calls_bound"):
+                "ratio_to_calls_bound", "created_s", "queued_s"):
         assert key in report, key
+    # A run's time outside its pass steps is what comes before them plus what follows.
+    assert report["before_passes_s_p50"] > 0 and report["after_passes_s_p50"] > 0
     assert report["ratio_to_ideal"] >= 1
     assert report["run_s"]["p50"] <= report["run_s"]["p95"]
 
