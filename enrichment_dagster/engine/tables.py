@@ -13,7 +13,8 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from statistics import mean
+from functools import cache
+from math import fsum
 from typing import Any
 
 import pyarrow as pa
@@ -429,21 +430,31 @@ def _has_value(value: Any) -> bool:
     return value not in (None, [], {}, vocab.NOT_MENTIONED)
 
 
+@cache
+def _confidence_columns(pass_number: int) -> tuple[tuple[str, str], ...]:
+    """(value column, its confidence column) of every field of pass ``pass_number``."""
+    return tuple((spec.name, f"{spec.name}_confidence") for spec in pass_columns(pass_number)
+                 if spec.part == "value")
+
+
 def _confidences(pass_number: int, row: Mapping[str, Any]) -> list[tuple[str, float]]:
     pairs = []
-    for spec in pass_columns(pass_number):
-        if spec.part != "value":
-            continue
-        confidence = row.get(f"{spec.name}_confidence")
-        if confidence is not None and _has_value(row.get(spec.name)):
-            pairs.append((spec.name, float(confidence)))
+    for name, confidence_column in _confidence_columns(pass_number):
+        confidence = row.get(confidence_column)
+        if confidence is not None and _has_value(row.get(name)):
+            pairs.append((name, float(confidence)))
     return pairs
 
 
 def average_confidence(pass_number: int, row: Mapping[str, Any]) -> float | None:
     """Mean confidence of the fields that carry a value; None when none does."""
-    pairs = _confidences(pass_number, row)
-    return round(mean(c for _, c in pairs), 4) if pairs else None
+    return _mean_confidence(_confidences(pass_number, row))
+
+
+def _mean_confidence(pairs: Sequence[tuple[str, float]]) -> float | None:
+    # fsum, not statistics.mean: the same value to 4 places, without mean's exact fractions
+    # (a fifth of silver_ai's build time for rows of ~350 columns).
+    return round(fsum(c for _, c in pairs) / len(pairs), 4) if pairs else None
 
 
 def build_silver_ai(
@@ -476,7 +487,8 @@ def _metadata(passes: Mapping[int, dict[str, Any] | None], row: Mapping[str, Any
         elif not values["success"]:
             errors[f"pass{n}"] = {"error_class": values["error_class"] or values["status"],
                                   "message": values["error_message"], "attempts": values["attempts"]}
-    low = [name for n in (2, 3) for name, c in _confidences(n, row) if c < LOW_CONFIDENCE]
+    confidences = {n: _confidences(n, row) for n in (2, 3)}
+    low = [name for n in (2, 3) for name, c in confidences[n] if c < LOW_CONFIDENCE]
     total = lambda key: sum((v or {}).get(key) or 0 for v in passes.values())  # noqa: E731
     versions = ";".join(f"p{n}={(passes[n] or {}).get('prompt_version') or '-'}" for n in (1, 2, 3))
     meta = {
@@ -486,8 +498,8 @@ def _metadata(passes: Mapping[int, dict[str, Any] | None], row: Mapping[str, Any
         "enrichment_input_tokens": total("input_tokens"),
         "enrichment_output_tokens": total("output_tokens"),
         "enrichment_cost_usd": round(total("cost_usd"), 8),
-        "avg_confidence_pass2": average_confidence(2, row),
-        "avg_confidence_pass3": average_confidence(3, row),
+        "avg_confidence_pass2": _mean_confidence(confidences[2]),
+        "avg_confidence_pass3": _mean_confidence(confidences[3]),
         "low_confidence_fields": low,
         "evidence_checked": sum((passes[n] or {}).get("evidence_checked") or 0 for n in (2, 3)),
         "evidence_grounded": sum((passes[n] or {}).get("evidence_grounded") or 0 for n in (2, 3)),
