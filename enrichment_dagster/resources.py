@@ -50,8 +50,8 @@ class StorageResource(ConfigurableResource):
     s3_endpoint_url: str | None = Field(default=None, description="S3_ENDPOINT_URL")
     chunk_records: int = Field(
         default=DEFAULT_CHUNK_RECORDS, ge=1,
-        description="ENRICHMENT_CHUNK_RECORDS: records a step holds at once (memory is bounded by "
-                    "this, not by the partition)",
+        description="ENRICHMENT_CHUNK_RECORDS: records per engine call; a step holds two chunks at "
+                    "most (memory is bounded by this, not by the partition)",
     )
 
     @cached_property
