@@ -28,7 +28,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -155,7 +155,7 @@ class PassStream:
         pending = PendingChunk(self, records)
         with _collector_paused():
             for start in range(0, len(records), CACHE_READ_BATCH):
-                self._dispatch(pending, _groups(records, start, preparer, pending))
+                self._dispatch(pending, _groups(pending, start, preparer))
         return pending
 
     def run(self, records: Sequence[SilverRecord],
@@ -190,10 +190,14 @@ class PassStream:
         earlier = self._in_flight.get(leader.key)
         if earlier is None or earlier.done():
             future = self._pool.submit(self._runner.run_leader_safely, leader, entry_refused)
-        else:
-            future = _after(earlier, self._pool, self._runner.run_leader_safely, leader)
+        else:  # queued after ``earlier`` (FIFO), so waiting for it never starves it of a worker
+            future = self._pool.submit(self._after, earlier, leader)
         self._in_flight[leader.key] = future
         return future
+
+    def _after(self, earlier: Future[RecordResult], leader: PreparedRecord) -> RecordResult:
+        wait([earlier])
+        return self._runner.run_leader_safely(leader)
 
     def _collected(self, sent: Sequence[tuple[Group, Future[RecordResult]]]) -> None:
         for group, future in sent:
@@ -242,33 +246,6 @@ class PendingChunk:
         return final
 
 
-def _after(earlier: Future[Any], pool: ThreadPoolExecutor, fn: Any, *args: Any) -> Future[Any]:
-    """A future of ``fn(*args)`` run on ``pool`` once ``earlier`` is done."""
-    later: Future[Any] = Future()
-
-    def start(_: Future[Any]) -> None:
-        if not later.set_running_or_notify_cancel():
-            return
-        try:
-            inner = pool.submit(fn, *args)
-        except RuntimeError as exc:  # the pool was shut down meanwhile
-            later.set_exception(exc)
-            return
-        inner.add_done_callback(lambda done: _copy_outcome(done, later))
-
-    earlier.add_done_callback(start)
-    return later
-
-
-def _copy_outcome(source: Future[Any], target: Future[Any]) -> None:
-    if source.cancelled():
-        target.set_exception(RuntimeError("cancelled: the pass was stopped"))
-    elif (exc := source.exception()) is not None:
-        target.set_exception(exc)
-    else:
-        target.set_result(source.result())
-
-
 def _close_cache(cache: CacheStore | None, env: CallEnv) -> None:
     """End the cache's writer session (seal its segment); a failure is logged, the
     answers stay in the results (and so in the pass table)."""
@@ -294,13 +271,12 @@ def _close_cache(cache: CacheStore | None, env: CallEnv) -> None:
 CACHE_READ_BATCH = 256
 
 
-def _groups(records: Sequence[SilverRecord], start: int, preparer: _Preparer,
-            pending: PendingChunk) -> list[Group]:
+def _groups(pending: PendingChunk, start: int, preparer: _Preparer) -> list[Group]:
     """The new groups (one per answer key not yet seen in the chunk) among the next
     ``CACHE_READ_BATCH`` records, in input order. A record whose key is already a group's
     joins it, even one already sent (its copy is made when the chunk is collected);
     records that cannot run get their result."""
-    groups = pending.groups
+    records, groups = pending.records, pending.groups
     new: list[Group] = []
     for index in range(start, min(start + CACHE_READ_BATCH, len(records))):
         item = preparer.prepare(index, records[index])
