@@ -8,11 +8,17 @@ real cost is usually below the estimate) instead of giving up early. Once ``spen
 reaches the cap every remaining record is refused (``budget_exceeded``). Retries,
 truncation retries and re-asks of an admitted record are always allowed: stopping them
 would waste what that record has already cost.
+
+Records are admitted in the order they ask: a waiting record is not overtaken by one that
+asks later and happens to fit (without the queue, a worker that finished a record and asked
+for the next one at once was admitted ahead of one already waiting, again and again, so the
+records cut off at the cap were not the last ones).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 
 class BudgetGuard:
@@ -24,6 +30,8 @@ class BudgetGuard:
         self._reserved = 0.0
         self._in_flight = 0
         self._cond = threading.Condition()
+        #: Records waiting to be admitted, first asked first.
+        self._queue: deque[object] = deque()
 
     def admit(self, estimate_usd: float) -> bool:
         """Reserve ``estimate_usd`` and return True, or False once the cap is reached."""
@@ -31,14 +39,22 @@ class BudgetGuard:
             if self.cap_usd is None:
                 self._in_flight += 1
                 return True
-            while True:
-                if self.spent_usd >= self.cap_usd:
-                    return False
-                if self.spent_usd + self._reserved < self.cap_usd or self._in_flight == 0:
-                    self._reserved += estimate_usd
-                    self._in_flight += 1
-                    return True
-                self._cond.wait()
+            turn = object()
+            self._queue.append(turn)
+            try:
+                while True:
+                    if self.spent_usd >= self.cap_usd:
+                        return False
+                    if self._queue[0] is turn and (
+                        self.spent_usd + self._reserved < self.cap_usd or self._in_flight == 0
+                    ):
+                        self._reserved += estimate_usd
+                        self._in_flight += 1
+                        return True
+                    self._cond.wait()
+            finally:
+                self._queue.remove(turn)
+                self._cond.notify_all()
 
     def spend(self, cost_usd: float) -> None:
         """Add the cost of one call as soon as it is known (others see it immediately)."""

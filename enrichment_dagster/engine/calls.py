@@ -16,9 +16,14 @@ from typing import Any
 from enrichment_dagster.engine.budget import BudgetGuard
 from enrichment_dagster.engine.config import EngineConfig
 from enrichment_dagster.engine.prepare import PreparedRecord
-from enrichment_dagster.engine.ratelimit import Pacer
-from enrichment_dagster.engine.results import TRUNCATED
-from enrichment_dagster.engine.stops import BatchStop, Reachability, StorageGuard
+from enrichment_dagster.engine.ratelimit import ModelSlots, Pacer
+from enrichment_dagster.engine.results import (
+    CANCELLED,
+    MODEL_UNREACHABLE,
+    STORAGE_UNWRITABLE,
+    TRUNCATED,
+)
+from enrichment_dagster.engine.stops import BatchStop, Reachability, StorageGuard, StreamClosed
 from enrichment_dagster.llm.parsing import ParsedAnswer, parse_answer
 from enrichment_dagster.llm.types import (
     ConfigurationError,
@@ -65,10 +70,32 @@ class CallEnv:
     first_budget: int
     retry_budget: int
     output_schema: dict[str, Any] | None
+    #: ``config.concurrency`` slots: a conversation holds one from its first request to its
+    #: last response (retries and their backoff included), so never more than that many
+    #: requests are open at the model. A worker reads the cache and the ledger before it
+    #: takes a slot, and validates, grounds and stores the answer after it gave it back:
+    #: that work no longer leaves a slot idle (see ``runner.WORKERS_PER_SLOT``).
+    slots: ModelSlots
     abort: RunAbort = field(default_factory=RunAbort)
     #: Tripped by the first paid answer the cache could not store (engine.stops).
     storage: StorageGuard = field(default_factory=StorageGuard)
     reach: Reachability = field(default_factory=lambda: Reachability(8))
+    closed: StreamClosed = field(default_factory=StreamClosed)
+
+
+def batch_stop(env: CallEnv) -> tuple[str, str] | None:
+    """The error class and message of a record that must not be sent because a batch-wide
+    stop is set (engine.stops), or None. Asked when a worker picks the record up and again
+    once its first request holds a slot: the stop may have been set while it waited."""
+    if env.closed.tripped:
+        return CANCELLED, env.closed.refusal
+    if env.abort.tripped:
+        return "configuration", env.abort.refusal
+    if env.storage.tripped:
+        return STORAGE_UNWRITABLE, env.storage.refusal
+    if env.reach.tripped:
+        return MODEL_UNREACHABLE, env.reach.refusal
+    return None
 
 
 @dataclass
@@ -118,7 +145,11 @@ def obtain_answer(env: CallEnv, item: PreparedRecord, answer: Answer | None = No
     budget = env.first_budget
     while True:
         try:
-            response = call_with_retries(env, item, messages, budget, answer.tally)
+            with env.slots:
+                if answer.tally.calls == 0 and (stop := batch_stop(env)) is not None:
+                    answer.error_class, answer.error_message = stop
+                    return answer
+                response = call_with_retries(env, item, messages, budget, answer.tally)
         except LLMError as exc:
             answer.error_class, answer.error_message = exc.error_class, str(exc)
             return answer

@@ -32,8 +32,10 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -263,6 +265,42 @@ class Pacer:
         with self._waited_lock:
             self.waited_s += seconds
         self._sleep(seconds)
+
+
+class ModelSlots:
+    """At most ``size`` holders at once, served in the order they asked.
+
+    A pass's conversations hold a slot while their requests are open (``CallEnv.slots``),
+    and more workers than slots prepare records around them. ``threading.Semaphore`` lets a
+    worker that just gave a slot back take it again ahead of one already waiting, so a
+    record could wait for a whole pass; here a freed slot is handed to the longest waiter.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        self.size = size
+        self._free = size
+        self._lock = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
+
+    def __enter__(self) -> ModelSlots:
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return self
+            turn = threading.Event()
+            self._waiters.append(turn)
+        turn.wait()  # set by the holder that hands its slot over
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        with self._lock:
+            if self._waiters:
+                self._waiters.popleft().set()
+            else:
+                self._free += 1
 
 
 def _bucket(

@@ -51,10 +51,11 @@ TRUNCATED = "truncated"
 NO_POSTING_TEXT = "no_posting_text"
 STORAGE_UNWRITABLE = "storage_unwritable"
 MODEL_UNREACHABLE = "model_unreachable"
+CANCELLED = "cancelled"
 
 #: Outcomes that never reached the model: they say nothing about the record itself.
 NOT_SENT = frozenset({BUDGET_EXCEEDED, PERMANENTLY_FAILED, UPSTREAM_FAILED, DRY_RUN, CACHE_ERROR,
-                      STORAGE_UNWRITABLE, MODEL_UNREACHABLE})
+                      STORAGE_UNWRITABLE, MODEL_UNREACHABLE, CANCELLED})
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,10 @@
   connect timeout). After ``stop_after`` such failures in a row and no call reaching the
   model in between, the rest of the batch is not sent (``model_unreachable``) instead of
   failing record after record; these failures never count against a record's attempts.
+* :class:`StreamClosed`: the pass's caller failed and closed it; records not yet sent are
+  not sent (``cancelled``): nobody will collect their results.
 
-Both are shared by the workers of one batch and thread-safe.
+All are shared by the workers of one batch and thread-safe.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ class StorageGuard(BatchStop):
             "not sent: a paid answer of this batch could not be written to the cache, so "
             f"sending more would pay for answers that are lost: {self.message}"
         )
+
+
+class StreamClosed(BatchStop):
+    @property
+    def refusal(self) -> str:
+        return "not sent: the pass was stopped (its caller failed) before this record was sent"
 
 
 class Reachability:
