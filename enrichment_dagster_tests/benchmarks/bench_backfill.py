@@ -41,7 +41,7 @@ Reported (``--json``):
   worker's launch), ``pass_steps_s`` p50 of the three pass steps of a run (the time its calls
   take) and ``overhead_s`` p50 of the rest of a run, split into ``before_passes_s`` (run
   start → pass1's start) and ``after_passes_s`` (pass3's end → run end: silver_ai, its
-  checks, event writes).
+  checks, event writes), of which ``silver_ai_step_s`` is silver_ai's step itself.
 * Bounds: ``calls_bound_s = calls x L / (P x C)``, what the fake could serve with P x C
   calls always in flight; ``ideal_s = ceil(N / P) x 3 x ceil(R / C) x L``, the
   pool/run-serialisation bound of this design, here ``ceil(runs / P) x 3 x ceil(k x R /
@@ -357,6 +357,8 @@ class RunFacts:
     #: Run start -> first pass step's start; last pass step's end -> run end.
     before_passes_s: float = 0.0
     after_passes_s: float = 0.0
+    #: silver_ai's own step (start -> success), part of ``after_passes_s``.
+    silver_ai_step_s: float = 0.0
 
 
 def _run_facts(instance: DagsterInstance, backfill_id: str) -> list[RunFacts]:
@@ -364,7 +366,10 @@ def _run_facts(instance: DagsterInstance, backfill_id: str) -> list[RunFacts]:
     facts = []
     for record in records:
         run = record.dagster_run
-        first, last = _pass_steps_span(instance, run.run_id)
+        spans = _step_spans(instance, run.run_id)
+        passes = [stamp for step in PASS_STEPS for stamp in spans.get(step, ())]
+        first, last = (min(passes), max(passes)) if passes else (0.0, 0.0)
+        silver_ai_start, silver_ai_end = spans.get("silver_ai", (0.0, 0.0))
         start, end = record.start_time or 0.0, record.end_time or 0.0
         facts.append(RunFacts(
             partition=run.tags.get("dagster/partition") or "...".join(
@@ -377,16 +382,20 @@ def _run_facts(instance: DagsterInstance, backfill_id: str) -> list[RunFacts]:
             pass_steps_s=last - first,
             before_passes_s=first - start if first and start else 0.0,
             after_passes_s=end - last if last and end else 0.0,
+            silver_ai_step_s=silver_ai_end - silver_ai_start,
         ))
     return facts
 
 
-def _pass_steps_span(instance: DagsterInstance, run_id: str) -> tuple[float, float]:
-    """When pass1 started and pass3 ended (the run's model calls); zeros if neither ran."""
+def _step_spans(instance: DagsterInstance, run_id: str) -> dict[str, tuple[float, float]]:
+    """Each step's start and success time, by step key (a step that failed is absent)."""
     events = instance.all_logs(run_id, of_type={DagsterEventType.STEP_START,
                                                  DagsterEventType.STEP_SUCCESS})
-    stamps = [e.timestamp for e in events if (e.step_key or "") in PASS_STEPS]
-    return (min(stamps), max(stamps)) if stamps else (0.0, 0.0)
+    starts = {e.step_key: e.timestamp for e in events
+              if e.dagster_event and e.dagster_event.event_type == DagsterEventType.STEP_START}
+    return {e.step_key: (starts[e.step_key], e.timestamp) for e in events
+            if e.step_key in starts and e.dagster_event
+            and e.dagster_event.event_type == DagsterEventType.STEP_SUCCESS}
 
 
 def _records_lost(storage: Path, expected: dict[str, list[str]]) -> int:
@@ -483,6 +492,7 @@ def _report(config: BackfillConfig, status: str, startup_s: float, launched_at: 
         "overhead_s_p50": round(statistics.median(overheads or [0.0]), 2),
         "before_passes_s_p50": round(statistics.median([r.before_passes_s for r in runs] or [0.0]), 2),
         "after_passes_s_p50": round(statistics.median([r.after_passes_s for r in runs] or [0.0]), 2),
+        "silver_ai_step_s_p50": round(statistics.median([r.silver_ai_step_s for r in runs] or [0.0]), 2),
         "calls_bound_s": round(calls_bound, 2),
         "ideal_s": round(ideal, 2),
         "ratio_to_ideal": round(backfill_s / ideal, 2) if ideal else None,

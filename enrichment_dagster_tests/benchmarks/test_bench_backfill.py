@@ -37,6 +37,7 @@ def test_quick_backfill_holds_the_pool_and_loses_no_record(
         assert key in report, key
     # A run's time outside its pass steps is what comes before them plus what follows.
     assert report["before_passes_s_p50"] > 0 and report["after_passes_s_p50"] > 0
+    assert 0 < report["silver_ai_step_s_p50"] < report["after_passes_s_p50"]
     assert report["ratio_to_ideal"] >= 1
     assert report["run_s"]["p50"] <= report["run_s"]["p95"]
 
