@@ -20,7 +20,6 @@ import pytest
 from dagster._config import process_config
 from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.instance.config import dagster_instance_config
-from dagster._core.storage.config import pg_config
 from dagster._core.workspace.config_schema import ensure_workspace_config
 
 from enrichment_dagster_tests.deploy.conftest import (
@@ -53,8 +52,9 @@ def _check_configurable_classes(config: dict[str, Any]) -> None:
         cls = getattr(importlib.import_module(entry["module"]), entry["class"])
         result = process_config(cls.config_type(), entry.get("config") or {})
         assert result.success, (section, [error.message for error in result.errors or []])
-    postgres = config["storage"]["postgres"]
-    result = process_config(pg_config(), postgres)
+    storage = config["storage"]["custom"]
+    cls = getattr(importlib.import_module(storage["module"]), storage["class"])
+    result = process_config(cls.config_type(), storage["config"])
     assert result.success, [error.message for error in result.errors or []]
 
 
@@ -65,14 +65,17 @@ def test_instance_yaml_validates(
     for name, value in PRODUCTION_ENV.items():
         monkeypatch.setenv(name, value)
     config = _validated(source, tmp_path)
-    # Run, event-log and schedule storage: all Postgres (the short form sets all three).
-    assert set(config["storage"]) == {"postgres"}
+    # Run, event-log and schedule storage: all Postgres, dagster-postgres's storage with
+    # pooled connections (configured as `storage: postgres:` would be).
+    assert set(config["storage"]) == {"custom"}
+    assert (config["storage"]["custom"]["module"], config["storage"]["custom"]["class"]) == (
+        "enrichment_dagster.instance_storage", "PooledPostgresStorage")
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
     assert config["concurrency"]["pools"]["default_limit"] >= 1
     assert config["concurrency"]["runs"]["max_concurrent_runs"] >= 1
     assert config["retention"]["sensor"]["purge_after_days"]
     # SQLAlchemy 2.1 resolves a bare postgresql:// to psycopg 3, which is not installed.
-    assert config["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert config["storage"]["custom"]["config"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
     _check_configurable_classes(config)
 
 
@@ -168,7 +171,7 @@ def test_password_is_a_secret_reference_never_a_plain_value() -> None:
     }
     # Tag-based lookup would mount every secret tagged "dagster" and needs ListSecrets on *.
     assert launcher["secrets_tag"] is None
-    assert production["storage"]["postgres"]["postgres_db"]["password"] == {
+    assert production["storage"]["custom"]["config"]["postgres_db"]["password"] == {
         "env": "DAGSTER_PG_PASSWORD"
     }
 

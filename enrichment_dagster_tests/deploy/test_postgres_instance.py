@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
+import sqlalchemy.event
+import sqlalchemy.pool
 import yaml
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, QueuedRunCoordinator
 from dagster._core.launcher import DefaultRunLauncher
@@ -30,6 +33,7 @@ from dagster_postgres import (
     PostgresScheduleStorage,
 )
 
+from enrichment_dagster.instance_storage import PooledPostgresStorage
 from enrichment_dagster_tests.deploy import trivial_defs
 from enrichment_dagster_tests.deploy.conftest import LOCAL_YAML, load_yaml
 from enrichment_dagster_tests.fakes.postgres import connect, pg_settings
@@ -87,6 +91,30 @@ def test_runs_and_events_are_stored_in_postgres(
     assert {event.value for event in expected} <= event_types
     # Schedule storage (sensor and schedule ticks) lives in the same database.
     assert _query(fresh_database, "SELECT to_regclass('public.job_ticks') IS NOT NULL") == [(True,)]
+
+
+def test_a_process_reuses_its_postgres_connections(
+    local_instance: DagsterInstance, fresh_database: str
+) -> None:
+    """dagster-postgres alone opens a connection per query (one Postgres backend each);
+    the configured storage keeps each of its three engines' connections open."""
+    opened: list[object] = []
+    listener = lambda *_: opened.append(1)  # noqa: E731
+    sqlalchemy.event.listen(sqlalchemy.pool.Pool, "connect", listener)
+    try:
+        result = trivial_defs.trivial.execute_in_process(instance=local_instance)
+        for _ in range(3):
+            assert local_instance.get_run_by_id(result.run_id) is not None
+            assert local_instance.all_logs(result.run_id)
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.pool.Pool, "connect", listener)
+    assert result.success
+    events = _query(fresh_database, "SELECT count(*) FROM event_logs WHERE run_id = %s", result.run_id)[0][0]
+    assert events >= 10
+    # One held per storage, and a few more only while threads query at once.
+    assert len(opened) <= 6, f"{len(opened)} connections opened for {events} events"
+    storage = local_instance.get_ref().storage_data
+    assert storage is not None and storage.class_name == PooledPostgresStorage.__name__
 
 
 def test_bedrock_pool_gets_the_configured_default_limit(
