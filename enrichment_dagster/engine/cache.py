@@ -242,7 +242,7 @@ def decode_answer(
     try:
         answer = CachedAnswer.from_bytes(data)
     except Exception as exc:  # a corrupt or outdated payload is a miss, not a crash
-        _report_corrupt(cache, key, f"unreadable payload: {exc}")
+        cache.report_corrupt(key, f"unreadable payload: {exc}")
         return None
     problems = []
     if answer.key and answer.key != key:
@@ -252,18 +252,11 @@ def decode_answer(
     if pass_number is not None and answer.pass_number != pass_number:
         problems.append(f"it is a pass-{answer.pass_number} answer")
     if problems:
-        _report_corrupt(cache, key, "holds another record's answer: " + "; ".join(problems))
+        cache.report_corrupt(key, "holds another record's answer: " + "; ".join(problems))
         return None
     return answer
 
 
-def _report_corrupt(cache: CacheStore | BlobStore, key: str, reason: str) -> None:
-    report = getattr(cache, "report_corrupt", None)
-    if callable(report):
-        report(key, reason)
-    else:
-        log.warning("corrupt cache entry %s ignored (treated as a miss): %s", cache.uri(key),
-                    reason)
 
 
 @dataclass(frozen=True)

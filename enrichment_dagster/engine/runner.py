@@ -268,11 +268,10 @@ class PendingChunk:
 def _close_cache(cache: CacheStore | None, env: CallEnv) -> None:
     """End the cache's writer session (seal its segment); a failure is logged, the
     answers stay in the results (and so in the pass table)."""
-    close = getattr(cache, "close", None)
-    if not callable(close):
+    if cache is None:
         return
     try:
-        close()
+        cache.close()
     except Exception as exc:
         env.storage.trip(repr(exc))
         log.error("pass %d: the answer cache could not be sealed: %r", env.pass_number, exc)
@@ -466,11 +465,10 @@ class _GroupRunner:
         the former layout), or a batch that could not be read (the worker reads its key
         again and, if the cache is still unreadable, does not send it: ``cache_error``).
         """
-        get_many = getattr(self.cache, "get_many", None)
-        if self.cache is None or not callable(get_many) or not leaders:
+        if self.cache is None or not leaders:
             return {}
         try:
-            found = get_many([item.key for item in leaders])
+            found = self.cache.get_many([item.key for item in leaders])
         except Exception as exc:
             log.warning("pass %d: %d cached answer(s) could not be read in one batch, each is "
                         "read on its own: %r", self.env.pass_number, len(leaders), exc)

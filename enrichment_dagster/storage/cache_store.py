@@ -193,6 +193,10 @@ class BlobStore:
     def exists(self, key: str) -> bool:
         return self.root.exists(self.path(key))
 
+    def report_corrupt(self, key: str, reason: str) -> None:
+        """Log an entry that is not the answer of ``key`` (it becomes a miss)."""
+        log.warning("corrupt cache entry %s ignored (treated as a miss): %s", self.uri(key), reason)
+
 
 class CacheStore:
     """Answers by hex-digest key in append-only, indexed segments on a ``StorageRoot``."""
