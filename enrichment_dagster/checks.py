@@ -3,10 +3,10 @@
 They are check specs of the silver_ai asset, evaluated in the same step from the chunks
 just built (:class:`PartitionStats`, no second read), and partitioned like the asset:
 without a partitions_def Dagster 1.13 plans the check for the partition but records its
-evaluation without one, so the UI showed every partition's check as skipped. Partitioned check specs are a
-preview feature in 1.13; the warning is silenced here on purpose. The evaluation is plain
-functions over those sums, tested without Dagster. Each result's metadata shows the
-measured value and its threshold.
+evaluation without one, so the UI showed every partition's check as skipped. Partitioned
+check specs are a preview feature in 1.13; the warning is silenced here on purpose. The
+evaluation is plain functions over those sums, tested without Dagster. Each result's
+metadata shows the measured value and its threshold.
 """
 
 from __future__ import annotations

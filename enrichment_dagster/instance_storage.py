@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from dagster._config.config_schema import UserConfigSchema
-from dagster._core.storage.config import pg_config
 from dagster._serdes import ConfigurableClassData
 from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
@@ -40,7 +38,9 @@ NO_STATEMENT_TIMEOUT = 0
 
 class PooledPostgresStorage(DagsterPostgresStorage):
     """``DagsterPostgresStorage`` (run, event-log and schedule storage in one database,
-    configured exactly as ``storage: postgres:``) with pooled connections."""
+    configured exactly as ``storage: postgres:``, its ``config_type``) with pooled
+    connections. ``from_config_value`` is overridden because the parent's builds the
+    parent class."""
 
     def __init__(self, postgres_url: str, should_autocreate_tables: bool = True,
                  inst_data: ConfigurableClassData | None = None, token_provider: Any = None) -> None:
@@ -50,10 +50,6 @@ class PooledPostgresStorage(DagsterPostgresStorage):
                 statement_timeout=NO_STATEMENT_TIMEOUT, pool_recycle=POOL_RECYCLE_S,
                 max_overflow=MAX_OVERFLOW,
             )
-
-    @classmethod
-    def config_type(cls) -> UserConfigSchema:
-        return pg_config()
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData | None,

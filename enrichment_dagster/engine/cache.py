@@ -257,8 +257,6 @@ def decode_answer(
     return answer
 
 
-
-
 @dataclass(frozen=True)
 class LedgerEntry:
     """Failed runs of one answer key, and the last failure (its raw text is kept so a

@@ -279,7 +279,6 @@ class ModelSlots:
     def __init__(self, size: int) -> None:
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
-        self.size = size
         self._free = size
         self._lock = threading.Lock()
         self._waiters: deque[threading.Event] = deque()
